@@ -1,0 +1,33 @@
+"""processing-core: write data processing tasks once; run them as versioned Airflow DAGs.
+
+Authors subclass `TaskBase`, wire classes into a `Workflow`, and export versioned DAG files
+whose tasks run in the pipeline's image on Kubernetes (or on the Airflow worker).
+"""
+
+from processing_core._meta import library_version
+from processing_core.definition.parameters import Parameter
+from processing_core.definition.resources import Resources, SecretRef
+from processing_core.definition.task import RunContext, TaskBase
+from processing_core.definition.workflow import Workflow
+from processing_core.errors import (
+    ExportError,
+    ProcessingCoreError,
+    SettingsError,
+    WorkflowDefinitionError,
+)
+
+__version__ = library_version()
+
+__all__ = [
+    "ExportError",
+    "Parameter",
+    "ProcessingCoreError",
+    "Resources",
+    "RunContext",
+    "SecretRef",
+    "SettingsError",
+    "TaskBase",
+    "Workflow",
+    "WorkflowDefinitionError",
+    "__version__",
+]

@@ -1,0 +1,3 @@
+from processing_core.cli import main
+
+main()

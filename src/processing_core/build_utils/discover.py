@@ -1,0 +1,67 @@
+"""Find every Workflow defined at module level in a package's public modules."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import traceback
+from pathlib import Path
+
+from processing_core.definition.workflow import Workflow
+from processing_core.errors import ExportError
+
+
+def discover_workflows(package: str) -> list[Workflow]:
+    """Import `package` and its public modules; return their Workflow objects in a stable order.
+
+    Modules whose name (or a parent's) starts with `_` are private and skipped, as are tests.
+    An import failure is reported with the module's name, never skipped silently.
+    """
+    _importable_from_working_directory()
+    try:
+        root = importlib.import_module(package)
+    except Exception as error:
+        raise ExportError([f"cannot import package {package!r}: {_short(error)}"]) from error
+    modules = [root]
+    problems = []
+    for info in _public_submodules(root):
+        try:
+            modules.append(importlib.import_module(info))
+        except Exception as error:
+            problems.append(f"cannot import module {info!r}: {_short(error)}")
+    if problems:
+        raise ExportError(problems)
+    found: dict[int, Workflow] = {}
+    for module in sorted(modules, key=lambda m: m.__name__):
+        for name in sorted(vars(module)):
+            value = vars(module)[name]
+            if isinstance(value, Workflow) and not name.startswith("_"):
+                found.setdefault(id(value), value)
+    return sorted(found.values(), key=lambda workflow: workflow.name)
+
+
+def _public_submodules(root: object) -> list[str]:
+    paths = getattr(root, "__path__", None)
+    if paths is None:
+        return []
+    names = []
+    prefix = f"{root.__name__}."  # type: ignore[attr-defined]
+    for info in pkgutil.walk_packages(paths, prefix, onerror=lambda _name: None):
+        parts = info.name[len(prefix) :].split(".")
+        if any(part.startswith("_") or part in {"tests", "test"} for part in parts):
+            continue
+        names.append(info.name)
+    return sorted(names)
+
+
+def _importable_from_working_directory() -> None:
+    # Like `python -m`: a pipeline package checked out in the working directory is importable.
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def _short(error: BaseException) -> str:
+    last = traceback.format_exception_only(type(error), error)[-1].strip()
+    return last

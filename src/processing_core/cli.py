@@ -1,0 +1,184 @@
+"""The `processing-core` command: export, validate and list workflows; run a task."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from processing_core.errors import ProcessingCoreError
+
+app = typer.Typer(
+    name="processing-core",
+    help="Turn pipeline workflows into versioned Airflow DAG files, and run their tasks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+PackageArgument = Annotated[
+    str, typer.Argument(help="Importable package holding the workflows, e.g. `workflows`.")
+]
+VersionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--version",
+        help="Version of every workflow (default: declared, then BUILD_VERSION, then the "
+        "installed distribution's version).",
+    ),
+]
+TargetOption = Annotated[
+    str,
+    typer.Option(
+        "--target",
+        help="Where tasks run: `kubernetes` (KubernetesPodOperator in the pipeline image) or "
+        "`local` (BashOperator on the Airflow worker).",
+    ),
+]
+
+
+def _fail(error: ProcessingCoreError) -> typer.Exit:
+    typer.secho(f"Error: {error}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def _render(package: str, version: str | None, target: str, image: str | None) -> list:
+    from processing_core.build_utils import discover_workflows, render_workflows
+    from processing_core.nodes.dag import ExportOptions
+
+    options = ExportOptions.create(target=target, version=version, image=image)
+    return render_workflows(discover_workflows(package), options)
+
+
+@app.command()
+def export(
+    package: PackageArgument,
+    out: Annotated[Path, typer.Option("--out", help="Folder to write `<dag_id>.py` files into.")],
+    version: VersionOption = None,
+    target: TargetOption = "kubernetes",
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="Image repository (tagged with the version) or a full reference with tag or "
+            "@sha256 digest; default PIPELINE_IMAGE_REPOSITORY, else the package name.",
+        ),
+    ] = None,
+) -> None:
+    """Validate every workflow of PACKAGE and write one DAG file per workflow version.
+
+    All or nothing: if any workflow is invalid, nothing is written and every problem is listed.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from processing_core.build_utils import discover_workflows, export_workflows
+    from processing_core.nodes.dag import ExportOptions
+
+    console = Console(stderr=True)
+    try:
+        options = ExportOptions.create(target=target, version=version, image=image)
+        workflows = discover_workflows(package)
+        with Progress(console=console, transient=True, disable=len(workflows) < 20) as progress:
+            bar = progress.add_task("Exporting", total=len(workflows))
+            results = export_workflows(
+                workflows, out, options, progress=lambda _w: progress.advance(bar)
+            )
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    for result in results:
+        typer.echo(f"{out / result.file_name}  ({result.task_count} tasks)")
+    console.print(f"[green]Exported {len(results)} workflow(s) to {out}[/green]")
+
+
+@app.command()
+def validate(
+    package: PackageArgument,
+    version: VersionOption = None,
+    target: TargetOption = "kubernetes",
+) -> None:
+    """Check every workflow of PACKAGE as export would, without writing anything."""
+    try:
+        results = _render(package, version, target, None)
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    typer.echo(f"{len(results)} workflow(s) valid.")
+
+
+@app.command("list")
+def list_workflows(package: PackageArgument, version: VersionOption = None) -> None:
+    """List the workflows of PACKAGE: name, version, dag_id and number of tasks."""
+    from rich.console import Console
+    from rich.table import Table
+
+    try:
+        results = _render(package, version, "kubernetes", None)
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    table = Table("workflow", "version", "dag_id", "tasks")
+    for result in results:
+        table.add_row(result.workflow.name, result.version, result.dag_id, str(result.task_count))
+    Console().print(table)
+
+
+@app.command("run-task")
+def run_task(
+    task: Annotated[str, typer.Argument(help="The task class, as `package.module:ClassName`.")],
+    workflow_name: Annotated[str, typer.Option(help="Name of the workflow running the task.")],
+    workflow_version: Annotated[str, typer.Option(help="Version of that workflow.")],
+    task_id: Annotated[str, typer.Option(help="The task's id in the workflow.")],
+    dag_id: Annotated[str | None, typer.Option(help="The Airflow dag_id.")] = None,
+    run_id: Annotated[str, typer.Option(help="Airflow's run id.")] = "manual",
+    try_number: Annotated[int, typer.Option(min=1, help="Airflow's try number.")] = 1,
+    parameters: Annotated[str, typer.Option(help="The run's parameters as a JSON object.")] = "{}",
+    inputs: Annotated[
+        str, typer.Option(help="Upstream task id -> its result (or outputs), a JSON object.")
+    ] = "{}",
+    result_path: Annotated[
+        str | None,
+        typer.Option(
+            help="Where to write the result JSON; `-` for standard output. "
+            "Default: RESULT_PATH, else not written."
+        ),
+    ] = None,
+) -> None:
+    """Run one task: pre_run, run, post_run (rollback on failure or SIGTERM); write its result.
+
+    Exit codes: 0 success, 1 the task failed, 2 the task or its inputs could not be loaded,
+    143 terminated by SIGTERM.
+    """
+    from processing_core.config import load_settings
+    from processing_core.definition.task import RunContext
+    from processing_core.runtime import entrypoint
+    from processing_core.runtime.logging import configure_logging
+
+    try:
+        settings = load_settings()
+        configure_logging(settings.loguru_level)
+        task_class = entrypoint.load_task_class(task)
+        context = RunContext(
+            workflow_name=workflow_name,
+            workflow_version=workflow_version,
+            task_id=task_id,
+            run_id=run_id,
+            try_number=try_number,
+            dag_id=dag_id,
+            parameters=entrypoint.parse_object(parameters, "--parameters"),
+            inputs=entrypoint.upstream_outputs(entrypoint.parse_object(inputs, "--inputs")),
+        )
+    except ProcessingCoreError as error:
+        typer.secho(f"Error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=entrypoint.EXIT_UNUSABLE_INPUT) from None
+    code = entrypoint.run_task(task_class, context, result_path or settings.result_path)
+    raise typer.Exit(code=code)
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="processing-core")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Every environment variable processing-core reads, in one typed settings class.
+
+Build time (export) and run time (the task's pod) read the same class, so a variable means
+the same thing everywhere. Field names are the variable names in lower case.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from processing_core.errors import SettingsError
+
+OnFinishAction = Literal["delete_pod", "delete_succeeded_pod", "keep_pod", "delete_active_pod"]
+ImagePullPolicy = Literal["Always", "IfNotPresent", "Never"]
+
+
+class ResourceProfileSettings(BaseModel):
+    """Where tasks of one resource profile run: node selection and an Airflow pool."""
+
+    model_config = {"extra": "forbid"}
+
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    affinity: dict[str, Any] | None = None
+    pool: str | None = None
+
+
+def _builtin_profiles() -> dict[str, ResourceProfileSettings]:
+    # A convention a cluster admin can follow as is, or replace through RESOURCE_PROFILES:
+    # dedicated node pools are labelled and tainted with processing-core/profile=<name>.
+    def dedicated(name: str) -> ResourceProfileSettings:
+        return ResourceProfileSettings(
+            node_selector={"processing-core/profile": name},
+            tolerations=[
+                {
+                    "key": "processing-core/profile",
+                    "operator": "Equal",
+                    "value": name,
+                    "effect": "NoSchedule",
+                }
+            ],
+        )
+
+    return {
+        "default": ResourceProfileSettings(),
+        "high_memory": dedicated("high-memory"),
+        "gpu": dedicated("gpu"),
+    }
+
+
+class Settings(BaseSettings):
+    """processing-core's settings, read from the environment."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    build_version: str | None = Field(
+        default=None,
+        description=(
+            "Version of the workflows being exported when a workflow declares none "
+            "(CI sets it from the git tag). Falls back to the installed distribution's version."
+        ),
+    )
+    pipeline_image_repository: str | None = Field(
+        default=None,
+        description=(
+            "Container image repository of the pipeline, e.g. `registry.example.org/vbi`; the "
+            "image is `<repository>:<version>`. Default: the workflow package's name."
+        ),
+    )
+    k8s_namespace: str = Field(
+        default="default", description="Kubernetes namespace the task pods run in."
+    )
+    k8s_service_account: str | None = Field(
+        default=None,
+        description="Service account of the task pods (none: the namespace's default).",
+    )
+    k8s_image_pull_secrets: str = Field(
+        default="",
+        description="Comma-separated names of Secrets used to pull the pipeline image.",
+    )
+    k8s_image_pull_policy: ImagePullPolicy = Field(
+        default="IfNotPresent",
+        description="Image pull policy; versioned tags are immutable, so IfNotPresent is safe.",
+    )
+    k8s_on_finish_action: OnFinishAction = Field(
+        default="delete_succeeded_pod",
+        description="What happens to a pod when its task ends; failed pods are kept by default.",
+    )
+    k8s_startup_timeout_seconds: int = Field(
+        default=600,
+        gt=0,
+        description="Seconds a pod may take to start (pull and schedule) before the task fails.",
+    )
+    k8s_conn_id: str = Field(
+        default="kubernetes_default", description="Airflow connection id of the Kubernetes cluster."
+    )
+    resource_profiles: dict[str, ResourceProfileSettings] = Field(
+        default_factory=dict,
+        description=(
+            "JSON object of resource profiles, name -> {node_selector, tolerations, affinity, "
+            "pool}; merged over the built-in `default`, `high_memory` and `gpu`."
+        ),
+    )
+    local_command: str = Field(
+        default="processing-core",
+        description="Command the `local` export target runs on the Airflow worker.",
+    )
+    result_path: str | None = Field(
+        default=None,
+        description=(
+            "Where `run-task` writes the result JSON (`-`: standard output). The Kubernetes "
+            "target passes Airflow's XCom path."
+        ),
+    )
+    loguru_level: str = Field(default="INFO", description="Lowest level of log lines written.")
+
+    @field_validator("build_version", "pipeline_image_repository", "k8s_service_account")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    def profiles(self) -> dict[str, ResourceProfileSettings]:
+        """The built-in resource profiles with RESOURCE_PROFILES merged over them."""
+        return {**_builtin_profiles(), **self.resource_profiles}
+
+    def image_pull_secret_names(self) -> list[str]:
+        return [name.strip() for name in self.k8s_image_pull_secrets.split(",") if name.strip()]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; an invalid value raises SettingsError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            variable = str(item["loc"][0]).upper() if item["loc"] else "?"
+            field = Settings.model_fields.get(variable.lower())
+            expects = f" Expected: {field.description}" if field and field.description else ""
+            problems.append(f"{variable}: {item['msg']}.{expects}")
+        raise SettingsError("Invalid environment setting(s):\n  " + "\n  ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""The definition side: what authors write and what gets validated at build time."""

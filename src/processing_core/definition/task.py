@@ -1,0 +1,146 @@
+"""TaskBase: the one class a pipeline author subclasses, and the run context it receives."""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from processing_core.definition.resources import Resources, SecretRef
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Who is running and with what: given to a task by the entrypoint (or by a test)."""
+
+    workflow_name: str
+    workflow_version: str
+    task_id: str
+    run_id: str = "manual"
+    try_number: int = 1
+    dag_id: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    # Upstream task id -> the outputs that task reported.
+    inputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+class TaskBase(ABC):
+    """A unit of work in a workflow. Subclass it and implement `run()`.
+
+    The class attributes below declare how Airflow and Kubernetes run the task; the class
+    docstring becomes the task's documentation in the Airflow UI.
+
+    Inside `run()`: read `self.parameters` and `self.inputs`, fill `self.outputs` and
+    `self.metrics` (JSON values). The entrypoint writes them into the task's result, where
+    downstream tasks find them in their `self.inputs`.
+    """
+
+    retries: ClassVar[int] = 0
+    retry_delay: ClassVar[timedelta] = timedelta(minutes=5)
+    # Multiplier of the delay after each retry (Airflow 3.3 semantics): 0 keeps it constant,
+    # 2.0 doubles it. True means 2.0.
+    retry_exponential_backoff: ClassVar[float | bool] = 0.0
+    max_retry_delay: ClassVar[timedelta | None] = None
+    execution_timeout: ClassVar[timedelta | None] = None
+    resources: ClassVar[Resources] = Resources()
+    resource_profile: ClassVar[str] = "default"
+    # Environment variable name -> Kubernetes Secret key. References only, never values.
+    secrets: ClassVar[Mapping[str, SecretRef]] = {}
+
+    def __init__(self, context: RunContext) -> None:
+        self.context = context
+        self.outputs: dict[str, Any] = {}
+        self.metrics: dict[str, Any] = {}
+        self._rolled_back = False
+
+    # -- the run's identity and inputs ------------------------------------------------------
+    @property
+    def parameters(self) -> Mapping[str, Any]:
+        return self.context.parameters
+
+    @property
+    def inputs(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.context.inputs
+
+    @property
+    def workflow_name(self) -> str:
+        return self.context.workflow_name
+
+    @property
+    def workflow_version(self) -> str:
+        return self.context.workflow_version
+
+    @property
+    def task_id(self) -> str:
+        return self.context.task_id
+
+    @property
+    def run_id(self) -> str:
+        return self.context.run_id
+
+    @property
+    def try_number(self) -> int:
+        return self.context.try_number
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def pre_run(self) -> None:  # noqa: B027 - an optional hook, empty by design
+        """Prepare (e.g. check that inputs exist). Runs before `run()`."""
+
+    @abstractmethod
+    def run(self) -> None:
+        """Do the work; fill `self.outputs` and `self.metrics`."""
+
+    def post_run(self) -> None:  # noqa: B027 - an optional hook, empty by design
+        """Finish (e.g. record provenance). Runs after a successful `run()`."""
+
+    def rollback(self) -> None:  # noqa: B027 - an optional hook, empty by design
+        """Undo partial work after a failure or termination. Runs at most once."""
+
+    def close(self) -> None:  # noqa: B027 - an optional hook, empty by design
+        """Release what the task holds (sessions, connections); runs on leaving `with`."""
+
+    def __call__(self) -> None:
+        """Run `pre_run`, `run`, `post_run`; on any failure run `rollback()` and re-raise."""
+        try:
+            self.pre_run()
+            self.run()
+            self.post_run()
+        except BaseException:
+            self._rollback_once()
+            raise
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if exc is not None:
+                self._rollback_once()
+        finally:
+            self.close()
+
+    def _rollback_once(self) -> None:
+        if not self._rolled_back:
+            self._rolled_back = True
+            self.rollback()
+
+    # -- documentation ------------------------------------------------------------------------
+    @classmethod
+    def documentation(cls) -> str | None:
+        """The class's own docstring, dedented; not inherited from a base class."""
+        own = cls.__dict__.get("__doc__")
+        return inspect.cleandoc(own) if isinstance(own, str) and own.strip() else None
+
+    @classmethod
+    def import_path(cls) -> str:
+        """`module:QualName`, how `processing-core run-task` finds this class in the image."""
+        return f"{cls.__module__}:{cls.__qualname__}"

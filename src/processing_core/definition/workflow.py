@@ -1,0 +1,490 @@
+"""Workflow: a named, versioned graph of task classes, validated before anything is written."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from graphlib import CycleError, TopologicalSorter
+from typing import TYPE_CHECKING, Any
+
+from processing_core.definition import naming
+from processing_core.definition.parameters import NO_DEFAULT, Parameter
+from processing_core.definition.resources import Resources, SecretRef
+from processing_core.definition.task import TaskBase
+from processing_core.errors import WorkflowDefinitionError
+
+if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
+    from processing_core.config import Settings
+
+SCHEDULE_PRESETS = frozenset(
+    {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
+)
+AIRFLOW_TAG_MAX = 100
+# Variables the library sets in every task container; a secret must not shadow them.
+RESERVED_ENV_VARS = frozenset({"POD_NAME", "POD_NAMESPACE"})
+
+UpstreamRef = type[TaskBase] | str
+
+
+@dataclass(frozen=True)
+class TaskNode:
+    """One task of a workflow: a class under a task id, with the references to its upstreams."""
+
+    task_id: str
+    task_class: type[TaskBase]
+    upstream_refs: tuple[UpstreamRef, ...]
+
+
+class Workflow:
+    """A graph of tasks that becomes one Airflow DAG per version.
+
+    The name is built from its parts: `<input_data>_to_<output_data>_<category>[_<detail>]`;
+    the dag_id is `<name>_<version>`, so versions live side by side in Airflow.
+    """
+
+    def __init__(
+        self,
+        input_data: str,
+        output_data: str,
+        category: str,
+        detail: str | None = None,
+        *,
+        version: str | None = None,
+        workflow_package: str | None = None,
+        description: str | None = None,
+        doc_md: str | None = None,
+        tags: Iterable[str] = (),
+        schedule: str | None = None,
+        start_date: datetime | None = None,
+        owner: str = "processing-core",
+        max_active_runs: int | None = None,
+        parameters: Sequence[Parameter] = (),
+    ) -> None:
+        parts = {"input_data": input_data, "output_data": output_data, "category": category}
+        if detail is not None:
+            parts["detail"] = detail
+        bad = [
+            f"{key}={value!r}"
+            for key, value in parts.items()
+            if not isinstance(value, str) or not naming.NAME_PART_RE.fullmatch(value)
+        ]
+        if bad:
+            raise WorkflowDefinitionError(
+                f"Workflow name parts {', '.join(bad)} are not valid: use letters, digits and "
+                "single '_' between them (e.g. input_data='l0', category='vbi')"
+            )
+        self.input_data = input_data
+        self.output_data = output_data
+        self.category = category
+        self.detail = detail
+        self.name = f"{input_data}_to_{output_data}_{category}" + (f"_{detail}" if detail else "")
+        self.declared_version = version
+        # The package whose distribution gives the version when nothing else does.
+        self.workflow_package = workflow_package or _caller_package()
+        self.description = description
+        self.doc_md = doc_md
+        self.extra_tags = tuple(tags) if not isinstance(tags, str) else (tags,)
+        self.schedule = schedule
+        self.start_date = start_date
+        self.owner = owner
+        self.max_active_runs = max_active_runs
+        self.parameters = tuple(parameters)
+        self._nodes: dict[str, TaskNode] = {}
+
+    def __repr__(self) -> str:
+        return f"Workflow({self.name!r}, tasks={list(self._nodes)})"
+
+    # -- building the graph -------------------------------------------------------------------
+    @property
+    def nodes(self) -> tuple[TaskNode, ...]:
+        return tuple(self._nodes.values())
+
+    def add_node(
+        self,
+        task: type[TaskBase],
+        upstreams: UpstreamRef | Iterable[UpstreamRef] | None = None,
+        task_id: str | None = None,
+    ) -> TaskNode:
+        """Add a task class; `upstreams` are task classes or task ids (also ones added later).
+
+        Raises WorkflowDefinitionError at once for what can be known now: the class, its
+        declarations and the task id. References are checked by `validate()`.
+        """
+        if not (inspect.isclass(task) and issubclass(task, TaskBase)):
+            kind = "an instance" if isinstance(task, TaskBase) else f"{task!r}"
+            raise self._error(
+                f"add_node got {kind}, which is not a TaskBase subclass; pass the class itself, "
+                "e.g. add_node(Calibrate, upstreams=Ingest)"
+            )
+        task_id = naming.snake_case(task.__name__) if task_id is None else task_id
+        problems = [*_task_id_problems(task_id), *task_class_problems(task)]
+        if task_id in self._nodes:
+            problems.append(
+                f"task id {task_id!r} is already used by "
+                f"{self._nodes[task_id].task_class.__name__}; "
+                f"pass task_id= to add_node to add {task.__name__} under another id"
+            )
+        refs = _upstream_refs(upstreams)
+        for ref in refs:
+            if not (isinstance(ref, str) or (inspect.isclass(ref) and issubclass(ref, TaskBase))):
+                problems.append(
+                    f"upstream {ref!r} is neither a TaskBase subclass nor a task id string"
+                )
+        if problems:
+            raise self._error(*problems, task=task_id if isinstance(task_id, str) else task)
+        node = TaskNode(task_id=task_id, task_class=task, upstream_refs=refs)
+        self._nodes[task_id] = node
+        return node
+
+    # -- validation ---------------------------------------------------------------------------
+    def resolve_version(self, override: str | None = None, settings: Settings | None = None) -> str:
+        """The version: `override` (export's --version), the declared one, BUILD_VERSION, then
+        the installed version of the workflow package's distribution."""
+        from processing_core.config import load_settings
+
+        settings = settings or load_settings()
+        version = override or self.declared_version or settings.build_version
+        if version is None:
+            version = _distribution_version(self.workflow_package)
+        if version is None:
+            raise self._error(
+                f"no version: package {self.workflow_package!r} is not an installed distribution; "
+                "pass --version to export, set BUILD_VERSION, or give Workflow(version=...)"
+            )
+        return version
+
+    def dag_id(self, version: str) -> str:
+        return f"{self.name}_{naming.image_tag(version)}"
+
+    def tags(self, version: str) -> list[str]:
+        base = [self.input_data, self.output_data, self.category, version]
+        return sorted({*base, *self.extra_tags})
+
+    def upstream_task_ids(self) -> dict[str, tuple[str, ...]]:
+        """Task id -> upstream task ids; raises WorkflowDefinitionError on a bad reference."""
+        problems, edges = self._resolve_edges()
+        if problems:
+            raise self._error(*problems)
+        return edges
+
+    def problems(self, settings: Settings, version_override: str | None = None) -> list[str]:
+        """Everything wrong with this workflow, each naming the workflow, task and fix."""
+        found: list[str] = []
+        if not self._nodes:
+            found.append(
+                f"Workflow {self.name!r} has no tasks; add at least one with add_node(TaskClass)"
+            )
+        try:
+            version = self.resolve_version(version_override, settings)
+        except WorkflowDefinitionError as error:
+            found.extend(error.problems)
+        else:
+            found.extend(self._prefixed(_version_problems(self, version)))
+        edge_problems, edges = self._resolve_edges()
+        found.extend(self._prefixed(edge_problems))
+        if not edge_problems:
+            found.extend(self._prefixed(_cycle_problems(edges)))
+        profiles = settings.profiles()
+        for node in self._nodes.values():
+            profile = node.task_class.resource_profile
+            if profile not in profiles:
+                found.append(
+                    self._message(
+                        f"resource_profile {profile!r} is unknown; use one of {sorted(profiles)} "
+                        "or define it in RESOURCE_PROFILES",
+                        task=node.task_id,
+                    )
+                )
+        found.extend(self._prefixed(self._dag_level_problems()))
+        return found
+
+    def validate(self, settings: Settings | None = None, version: str | None = None) -> None:
+        """Raise WorkflowDefinitionError listing every problem, if there is any."""
+        from processing_core.config import load_settings
+
+        problems = self.problems(settings or load_settings(), version)
+        if problems:
+            raise WorkflowDefinitionError(problems)
+
+    def to_dag(
+        self,
+        target: str = "kubernetes",
+        *,
+        version: str | None = None,
+        image: str | None = None,
+        settings: Settings | None = None,
+    ) -> DAG:
+        """Build this workflow's Airflow DAG in memory from the same data the DAG file renders."""
+        from processing_core.nodes.dag import ExportOptions, build_dag_spec
+        from processing_core.render.in_memory import build_dag
+
+        options = ExportOptions.create(
+            target=target, version=version, image=image, settings=settings
+        )
+        return build_dag(build_dag_spec(self, options))
+
+    # -- internals ----------------------------------------------------------------------------
+    def _resolve_edges(self) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+        by_class: dict[type[TaskBase], list[str]] = {}
+        for node in self._nodes.values():
+            by_class.setdefault(node.task_class, []).append(node.task_id)
+        problems: list[str] = []
+        edges: dict[str, tuple[str, ...]] = {}
+        for node in self._nodes.values():
+            upstream_ids: list[str] = []
+            for ref in node.upstream_refs:
+                if isinstance(ref, str):
+                    if ref not in self._nodes:
+                        problems.append(
+                            f"task {node.task_id!r} lists upstream {ref!r}, which is not in this "
+                            "workflow; add it with add_node or fix the name "
+                            f"(tasks: {list(self._nodes)})"
+                        )
+                        continue
+                    upstream_ids.append(ref)
+                    continue
+                candidates = by_class.get(ref, [])
+                if not candidates:
+                    problems.append(
+                        f"task {node.task_id!r} lists upstream {ref.__name__!r}, which is not in "
+                        f"this workflow; add it with add_node({ref.__name__})"
+                    )
+                elif len(candidates) > 1:
+                    problems.append(
+                        f"task {node.task_id!r} lists upstream {ref.__name__!r}, which is in this "
+                        f"workflow {len(candidates)} times ({candidates}); name the one you mean "
+                        "by its task id"
+                    )
+                else:
+                    upstream_ids.append(candidates[0])
+            edges[node.task_id] = tuple(dict.fromkeys(upstream_ids))
+        return problems, edges
+
+    def _dag_level_problems(self) -> list[str]:
+        found = []
+        for label, text in (("description", self.description), ("doc_md", self.doc_md)):
+            if text is not None and not isinstance(text, str):
+                found.append(f"{label} must be a string, not {type(text).__name__}")
+        for tag in self.extra_tags:
+            if not isinstance(tag, str) or not tag.strip() or len(tag) > AIRFLOW_TAG_MAX:
+                found.append(
+                    f"tag {tag!r} is not usable; tags are non-empty strings of at most "
+                    f"{AIRFLOW_TAG_MAX} characters"
+                )
+        if not isinstance(self.owner, str) or not self.owner.strip():
+            found.append(f"owner {self.owner!r} must be a non-empty string")
+        if self.max_active_runs is not None and (
+            isinstance(self.max_active_runs, bool)
+            or not isinstance(self.max_active_runs, int)
+            or self.max_active_runs < 1
+        ):
+            found.append(f"max_active_runs {self.max_active_runs!r} must be a whole number >= 1")
+        found.extend(_schedule_problems(self.schedule, self.start_date))
+        names: set[str] = set()
+        for parameter in self.parameters:
+            if not isinstance(parameter, Parameter):
+                found.append(f"parameters must be Parameter(...) objects, got {parameter!r}")
+                continue
+            found.extend(parameter.problems())
+            if parameter.name in names:
+                found.append(f"parameter {parameter.name!r} is declared twice; keep one")
+            names.add(parameter.name)
+            if self.schedule is not None and parameter.effective_default() is NO_DEFAULT:
+                found.append(
+                    f"parameter {parameter.name!r} is required without a default, so scheduled "
+                    "runs could not start; give it a default or remove the schedule"
+                )
+        return found
+
+    def _message(self, text: str, task: object = None) -> str:
+        where = f"Workflow {self.name!r}" + (f": task {task!r}" if task is not None else "")
+        return f"{where}: {text}"
+
+    def _prefixed(self, texts: Iterable[str]) -> list[str]:
+        return [self._message(text) for text in texts]
+
+    def _error(self, *texts: str, task: object = None) -> WorkflowDefinitionError:
+        return WorkflowDefinitionError([self._message(text, task) for text in texts])
+
+
+def task_class_problems(task: type[TaskBase]) -> list[str]:
+    """What is wrong with a task class's declarations; [] when it can be exported."""
+    if inspect.isabstract(task):
+        missing = sorted(getattr(task, "__abstractmethods__", ()))
+        return [
+            f"{task.__name__} does not implement {', '.join(m + '()' for m in missing)}; "
+            "define `def run(self) -> None:` on the class"
+        ]
+    found = []
+    retries = task.retries
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        found.append(f"retries is {retries!r}; it must be a whole number >= 0")
+    for attribute, optional in (
+        ("retry_delay", False),
+        ("max_retry_delay", True),
+        ("execution_timeout", True),
+    ):
+        value = getattr(task, attribute)
+        if value is None and optional:
+            continue
+        if not isinstance(value, timedelta) or value.total_seconds() < 0:
+            found.append(
+                f"{attribute} is {value!r}; declare a non-negative datetime.timedelta"
+                + (" or None" if optional else "")
+            )
+        elif attribute == "execution_timeout" and value.total_seconds() == 0:
+            found.append("execution_timeout is zero; declare a positive timedelta or None")
+    backoff = task.retry_exponential_backoff
+    if not isinstance(backoff, int | float) or backoff < 0:
+        found.append(
+            f"retry_exponential_backoff is {backoff!r}; declare a multiplier >= 0 (2.0 doubles "
+            "the delay after each retry) or True/False"
+        )
+    if not isinstance(task.resources, Resources):
+        found.append(
+            f"resources is {task.resources!r}; declare "
+            "processing_core.Resources(cpu_request=..., ...)"
+        )
+    else:
+        found.extend(task.resources.problems())
+    if not isinstance(task.resource_profile, str):
+        found.append(f"resource_profile must be a profile name, not {task.resource_profile!r}")
+    found.extend(_secret_problems(task.secrets))
+    module, _, qualname = task.import_path().partition(":")
+    if module == "__main__" or not naming.PYTHON_PATH_RE.fullmatch(qualname):
+        found.append(
+            f"{task.__name__} is defined in {module}:{qualname}, which `processing-core run-task` "
+            "cannot import in the task's container; define it at module level of a package module"
+        )
+    return found
+
+
+def _secret_problems(secrets: object) -> list[str]:
+    if not isinstance(secrets, Mapping):
+        return ["secrets must be a mapping of env var name -> SecretRef(secret=..., key=...)"]
+    found = []
+    for variable, ref in secrets.items():
+        if not isinstance(variable, str) or not naming.ENV_VAR_RE.fullmatch(variable):
+            found.append(f"secrets: {variable!r} is not an environment variable name")
+        elif variable in RESERVED_ENV_VARS:
+            found.append(f"secrets: {variable!r} is set by processing-core; choose another name")
+        if not isinstance(ref, SecretRef):
+            found.append(
+                f"secrets[{variable!r}] must be SecretRef(secret=..., key=...), a reference to a "
+                "Kubernetes Secret, never the value itself"
+            )
+        else:
+            found.extend(f"secrets[{variable!r}]: {p}" for p in ref.problems())
+    return found
+
+
+def _task_id_problems(task_id: object) -> list[str]:
+    if not isinstance(task_id, str) or not naming.TASK_ID_RE.fullmatch(task_id):
+        return [
+            f"task id {task_id!r} is not valid: start with a letter and use only letters, "
+            "digits and '_'"
+        ]
+    if len(task_id) > naming.AIRFLOW_ID_MAX:
+        return [f"task id is {len(task_id)} characters; Airflow allows {naming.AIRFLOW_ID_MAX}"]
+    pod_base = naming.dns_label(task_id)
+    if len(pod_base) > naming.POD_NAME_BASE_MAX:
+        return [
+            f"task id gives the pod name {pod_base!r} ({len(pod_base)} characters); Kubernetes "
+            f"allows {naming.POD_NAME_BASE_MAX} before the pod's random suffix: pass a shorter "
+            "task_id"
+        ]
+    if len(naming.label_value(task_id)) > naming.K8S_LABEL_MAX:
+        return [f"task id is longer than a Kubernetes label value ({naming.K8S_LABEL_MAX})"]
+    return []
+
+
+def _version_problems(workflow: Workflow, version: str) -> list[str]:
+    tag = naming.image_tag(version) if isinstance(version, str) else ""
+    if not naming.IMAGE_TAG_RE.fullmatch(tag) or len(tag) > naming.IMAGE_TAG_MAX:
+        return [
+            f"version {version!r} cannot be an image tag (letters, digits, '_', '.', '-', '+'; "
+            f"at most {naming.IMAGE_TAG_MAX} characters); use a PEP 440 version such as '1.2.0'"
+        ]
+    found = []
+    dag_id = workflow.dag_id(version)
+    if not naming.DAG_ID_RE.fullmatch(dag_id) or len(dag_id) > naming.AIRFLOW_ID_MAX:
+        found.append(
+            f"dag_id {dag_id!r} is longer than Airflow's {naming.AIRFLOW_ID_MAX} characters; "
+            "shorten the name parts or the version"
+        )
+    for label, value in (("workflow name", workflow.name), ("version", tag)):
+        cleaned = naming.label_value(value)
+        if len(cleaned) > naming.K8S_LABEL_MAX:
+            found.append(
+                f"the {label} {value!r} is {len(cleaned)} characters as a Kubernetes label "
+                f"value; the limit is {naming.K8S_LABEL_MAX}: shorten it"
+            )
+    return found
+
+
+def _cycle_problems(edges: Mapping[str, tuple[str, ...]]) -> list[str]:
+    try:
+        TopologicalSorter(edges).prepare()
+    except CycleError as error:
+        cycle = error.args[1]
+        # graphlib reports the cycle from a node back to itself, following upstream links;
+        # read it in the direction data flows.
+        path = " -> ".join(reversed(cycle))
+        return [f"tasks form a cycle: {path}; remove one of these upstream links"]
+    return []
+
+
+def _schedule_problems(schedule: object, start_date: object) -> list[str]:
+    if start_date is not None and not isinstance(start_date, datetime):
+        return [f"start_date {start_date!r} must be a timezone-aware datetime"]
+    if isinstance(start_date, datetime) and start_date.tzinfo is None:
+        return ["start_date has no time zone; pass a timezone-aware datetime (tzinfo=UTC)"]
+    if schedule is None:
+        return []
+    if not isinstance(schedule, str):
+        return [f"schedule {schedule!r} must be None, a cron expression or a preset like '@daily'"]
+    if schedule not in SCHEDULE_PRESETS:
+        from croniter import croniter  # an Airflow dependency; only needed at build time
+
+        if not croniter.is_valid(schedule):
+            return [
+                f"schedule {schedule!r} is neither a cron expression nor one of "
+                f"{sorted(SCHEDULE_PRESETS)}"
+            ]
+    if schedule != "@once" and start_date is None:
+        return [
+            f"schedule {schedule!r} needs a start_date: pass start_date=datetime(..., tzinfo=UTC)"
+        ]
+    return []
+
+
+def _upstream_refs(upstreams: object) -> tuple[Any, ...]:
+    if upstreams is None:
+        return ()
+    if isinstance(upstreams, str) or inspect.isclass(upstreams):
+        return (upstreams,)
+    if isinstance(upstreams, Iterable):
+        return tuple(upstreams)
+    return (upstreams,)
+
+
+def _caller_package() -> str:
+    # Workflow() is called at module level of the pipeline package; its module names the package.
+    frame = sys._getframe(2)
+    return str(frame.f_globals.get("__name__", "__main__")).partition(".")[0]
+
+
+def _distribution_version(package: str) -> str | None:
+    from importlib import metadata
+
+    for distribution in metadata.packages_distributions().get(package.partition(".")[0], []):
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return None

@@ -1,0 +1,1 @@
+"""Node adapters: each turns one task of one workflow into operator data (no Airflow import)."""

@@ -1,0 +1,150 @@
+"""A whole workflow as DAG data: DAG arguments, one operator per task (by target), edges."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from processing_core.config import Settings, load_settings
+from processing_core.definition import naming
+from processing_core.definition.parameters import NO_DEFAULT
+from processing_core.definition.workflow import Workflow
+from processing_core.errors import ExportError
+from processing_core.nodes.common import markdown
+from processing_core.nodes.kubernetes import kubernetes_operator
+from processing_core.nodes.local import local_operator
+from processing_core.nodes.spec import Call, DagSpec, OperatorSpec
+
+Target = Literal["kubernetes", "local"]
+TARGETS: tuple[str, ...] = get_args(Target)
+PARAM = "airflow.sdk:Param"
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How workflows are exported: where tasks run, and which version and image they use."""
+
+    target: Target
+    settings: Settings
+    version: str | None = None
+    image: str | None = None
+
+    @classmethod
+    def create(
+        cls,
+        target: str = "kubernetes",
+        *,
+        version: str | None = None,
+        image: str | None = None,
+        settings: Settings | None = None,
+    ) -> ExportOptions:
+        """Check the options; raise ExportError naming each bad one and its fix."""
+        settings = settings or load_settings()
+        problems = []
+        if target not in TARGETS:
+            problems.append(f"target {target!r} is unknown; use one of {list(TARGETS)}")
+        for name, reference in (
+            ("--image", image),
+            ("PIPELINE_IMAGE_REPOSITORY", settings.pipeline_image_repository),
+        ):
+            if reference is not None and not naming.IMAGE_REF_RE.fullmatch(reference):
+                problems.append(
+                    f"{name} {reference!r} is not an image reference; write e.g. "
+                    "'registry.example.org/team/pipeline' (optionally with ':tag' or '@sha256:...')"
+                )
+        try:
+            words = shlex.split(settings.local_command)
+        except ValueError as error:
+            words = []
+            problems.append(f"LOCAL_COMMAND {settings.local_command!r} cannot be split: {error}")
+        if not words or any(mark in settings.local_command for mark in ("{{", "{%", "{#")):
+            problems.append(
+                f"LOCAL_COMMAND {settings.local_command!r} must be a command without Jinja "
+                "markers, e.g. 'processing-core' or 'python -m processing_core'"
+            )
+        if problems:
+            raise ExportError(problems)
+        return cls(target=target, settings=settings, version=version, image=image)  # type: ignore[arg-type]
+
+    def image_for(self, workflow: Workflow, version: str) -> str:
+        """`--image` or PIPELINE_IMAGE_REPOSITORY (default: the package name), tagged by version."""
+        reference = self.image or self.settings.pipeline_image_repository
+        if reference is None:
+            reference = naming.dns_label(workflow.workflow_package.replace("_", "-"))
+        match = naming.IMAGE_REF_RE.fullmatch(reference)
+        if match and (match["tag"] or match["digest"]):
+            return reference
+        return f"{reference}:{naming.image_tag(version)}"
+
+
+def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
+    """Validate the workflow and turn it into DAG data; raises WorkflowDefinitionError."""
+    workflow.validate(options.settings, options.version)
+    version = workflow.resolve_version(options.version, options.settings)
+    dag_id = workflow.dag_id(version)
+    edges = workflow.upstream_task_ids()
+    profiles = options.settings.profiles()
+    tasks: list[OperatorSpec] = []
+    for node in workflow.nodes:
+        common: dict[str, Any] = {
+            "workflow_name": workflow.name,
+            "version": version,
+            "dag_id": dag_id,
+            "upstream_task_ids": edges[node.task_id],
+            "profile": profiles[node.task_class.resource_profile],
+            "settings": options.settings,
+        }
+        if options.target == "kubernetes":
+            tasks.append(
+                kubernetes_operator(node, image=options.image_for(workflow, version), **common)
+            )
+        else:
+            tasks.append(local_operator(node, **common))
+    return DagSpec(
+        dag_id=dag_id,
+        workflow_name=workflow.name,
+        version=version,
+        target=options.target,
+        dag_kwargs=_dag_kwargs(workflow, version, dag_id),
+        tasks=tuple(tasks),
+        edges=tuple(
+            (upstream, node.task_id) for node in workflow.nodes for upstream in edges[node.task_id]
+        ),
+    )
+
+
+def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "dag_id": dag_id,
+        "description": workflow.description
+        or f"{workflow.name} {version}: {workflow.input_data} to {workflow.output_data}",
+        "schedule": workflow.schedule,
+        "tags": workflow.tags(version),
+        "default_args": {"owner": workflow.owner},
+        "catchup": False,
+    }
+    if workflow.doc_md:
+        kwargs["doc_md"] = markdown(workflow.doc_md)
+    if workflow.start_date is not None:
+        kwargs["start_date"] = Call(
+            "datetime:datetime.fromisoformat", args=(workflow.start_date.isoformat(),)
+        )
+    if workflow.max_active_runs is not None:
+        kwargs["max_active_runs"] = workflow.max_active_runs
+    if workflow.parameters:
+        kwargs["params"] = {p.name: _param(p) for p in workflow.parameters}
+    return kwargs
+
+
+def _param(parameter: Any) -> Call:
+    kwargs: dict[str, Any] = {}
+    default = parameter.effective_default()
+    if default is not NO_DEFAULT:
+        kwargs["default"] = default
+    if parameter.description:
+        kwargs["description"] = parameter.description
+    if parameter.title:
+        kwargs["title"] = parameter.title
+    kwargs |= parameter.json_schema()
+    return Call(PARAM, kwargs=kwargs)

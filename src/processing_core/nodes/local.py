@@ -1,0 +1,76 @@
+"""Local node: a task becomes a BashOperator running the same entrypoint on the Airflow worker.
+
+For deployments without Kubernetes and for end-to-end tests. The run's values reach the
+command through environment variables, never through the command text: a parameter a user
+types into the trigger form can then never become shell.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from processing_core.config import ResourceProfileSettings, Settings
+from processing_core.definition.workflow import TaskNode
+from processing_core.nodes.common import base_operator_kwargs, inputs_template, run_task_arguments
+from processing_core.nodes.spec import OperatorSpec
+
+OPERATOR = "airflow.providers.standard.operators.bash:BashOperator"
+
+# Shell variable for each templated value: (variable, Jinja template).
+_RUN_ENV = {
+    "run_id": ("PROCESSING_CORE_RUN_ID", "{{ run_id }}"),
+    "try_number": ("PROCESSING_CORE_TRY_NUMBER", "{{ ti.try_number }}"),
+    "parameters": ("PROCESSING_CORE_PARAMETERS", "{{ params | tojson }}"),
+    "inputs": ("PROCESSING_CORE_INPUTS", None),
+}
+_VARIABLE_MARK = "\0"
+
+
+def local_operator(
+    node: TaskNode,
+    *,
+    workflow_name: str,
+    version: str,
+    dag_id: str,
+    upstream_task_ids: tuple[str, ...],
+    profile: ResourceProfileSettings,
+    settings: Settings,
+) -> OperatorSpec:
+    inputs = inputs_template(upstream_task_ids)
+    env = {variable: template for variable, template in _RUN_ENV.values() if template}
+    if inputs is not None:
+        env[_RUN_ENV["inputs"][0]] = inputs
+
+    def variable(name: str) -> str:
+        return _VARIABLE_MARK + _RUN_ENV[name][0]
+
+    arguments = run_task_arguments(
+        node,
+        workflow_name=workflow_name,
+        version=version,
+        dag_id=dag_id,
+        run_id=variable("run_id"),
+        try_number=variable("try_number"),
+        parameters=variable("parameters"),
+        inputs=variable("inputs") if inputs is not None else None,
+        # BashOperator pushes the last line of standard output to XCom.
+        result_path="-",
+    )
+    words = [*shlex.split(settings.local_command), *arguments]
+    command = " ".join(_shell_word(word) for word in words)
+    kwargs: dict[str, Any] = base_operator_kwargs(node, profile)
+    kwargs |= {
+        # exec: Airflow's SIGTERM reaches the entrypoint itself, which then rolls back.
+        "bash_command": f"exec {command}",
+        "env": dict(sorted(env.items())),
+        "append_env": True,
+        "do_xcom_push": True,
+    }
+    return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
+
+
+def _shell_word(word: str) -> str:
+    if word.startswith(_VARIABLE_MARK):
+        return f'"${word[1:]}"'
+    return shlex.quote(word)

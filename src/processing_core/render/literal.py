@@ -1,0 +1,85 @@
+"""Python source for operator data: literals via repr(), calls to imported names, nothing else.
+
+Every string goes through repr(), which always yields a closed literal with newlines,
+quotes and backslashes escaped; so no value can end a literal early and become code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from processing_core.nodes.spec import Call
+
+INDENT = "    "
+LINE_LIMIT = 96
+
+
+class ImportTable:
+    """The names a file imports, each bound once; a clashing name gets a numbered alias."""
+
+    def __init__(self) -> None:
+        self._names: dict[tuple[str, str], str] = {}
+
+    def name_for(self, module: str, attribute: str) -> str:
+        """The local name for `module:attribute`'s first part."""
+        head, dot, rest = attribute.partition(".")
+        key = (module, head)
+        if key not in self._names:
+            taken = set(self._names.values())
+            local, number = head, 2
+            while local in taken:
+                local, number = f"{head}_{number}", number + 1
+            self._names[key] = local
+        return self._names[key] + dot + rest
+
+    def local_names(self) -> set[str]:
+        return set(self._names.values())
+
+    def lines(self) -> list[str]:
+        by_module: dict[str, list[str]] = {}
+        for (module, name), local in self._names.items():
+            by_module.setdefault(module, []).append(name if local == name else f"{name} as {local}")
+        return [
+            f"from {module} import {', '.join(sorted(names))}"
+            for module, names in sorted(by_module.items())
+        ]
+
+
+def to_source(value: Any, imports: ImportTable, depth: int = 0) -> str:
+    """Source text of `value`; nested containers wrap across lines when long."""
+    if value is None or isinstance(value, bool | int):
+        return repr(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} cannot be written to a DAG file")
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, Call):
+        name = imports.name_for(value.module, value.attribute)
+        parts = [to_source(arg, imports, depth + 1) for arg in value.args]
+        parts += [
+            f"{key}={to_source(item, imports, depth + 1)}" for key, item in value.kwargs.items()
+        ]
+        return _wrap(f"{name}(", parts, ")", depth)
+    if isinstance(value, list | tuple):
+        return _wrap("[", [to_source(item, imports, depth + 1) for item in value], "]", depth)
+    if isinstance(value, Mapping):
+        parts = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"mapping key {key!r} is not a string")
+            parts.append(f"{key!r}: {to_source(item, imports, depth + 1)}")
+        return _wrap("{", parts, "}", depth)
+    raise ValueError(f"{type(value).__name__} value {value!r} cannot be written to a DAG file")
+
+
+def _wrap(opening: str, parts: list[str], closing: str, depth: int) -> str:
+    inline = opening + ", ".join(parts) + closing
+    if len(inline) + len(INDENT) * depth <= LINE_LIMIT and "\n" not in inline:
+        return inline
+    inner = INDENT * (depth + 1)
+    body = "".join(f"{inner}{part},\n" for part in parts)
+    return f"{opening}\n{body}{INDENT * depth}{closing}"

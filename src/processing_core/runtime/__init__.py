@@ -1,0 +1,1 @@
+"""The run-time side: what happens inside the task's container."""

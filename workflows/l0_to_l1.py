@@ -1,0 +1,47 @@
+"""The example pipeline's workflows."""
+
+from processing_core import Parameter, Workflow
+from workflows.tasks import Calibrate, Ingest, MakeProducts, Publish, QualityCheck
+
+PARAMETERS = (
+    Parameter("data_root", default="/data/processing", description="Folder shared by the tasks."),
+    Parameter("seed", type="integer", default=7, description="Seed of the simulated camera."),
+    Parameter("frame_count", type="integer", default=4, minimum=1, description="Frames to ingest."),
+    Parameter("frame_size", type="integer", default=16, minimum=2, maximum=512),
+    Parameter("dark_level", type="number", default=100.0, description="Dark level to subtract."),
+    Parameter("max_noise", type="number", default=50.0, description="Quality limit on noise."),
+)
+
+l0_to_l1 = Workflow(
+    input_data="l0",
+    output_data="l1",
+    category="vbi",
+    workflow_package=__package__,
+    description="Calibrate VBI frames and publish the L1 product.",
+    doc_md=(
+        "# VBI L0 to L1\n\nIngest raw frames, calibrate them, check their quality and build "
+        "the L1 product in parallel, then publish."
+    ),
+    tags=["example", "imaging"],
+    parameters=PARAMETERS,
+)
+l0_to_l1.add_node(Ingest)
+l0_to_l1.add_node(Calibrate, upstreams=Ingest)
+l0_to_l1.add_node(QualityCheck, upstreams=Calibrate)
+l0_to_l1.add_node(MakeProducts, upstreams=Calibrate)
+l0_to_l1.add_node(Publish, upstreams=[QualityCheck, MakeProducts])
+
+# A quick look for operators: the same QualityCheck class twice, on raw and calibrated frames.
+quicklook = Workflow(
+    input_data="l0",
+    output_data="quicklook",
+    category="vbi",
+    workflow_package=__package__,
+    description="Check raw and calibrated frames of an observation.",
+    tags=["example", "quicklook"],
+    parameters=PARAMETERS,
+)
+quicklook.add_node(Ingest)
+quicklook.add_node(QualityCheck, upstreams=Ingest, task_id="check_raw")
+quicklook.add_node(Calibrate, upstreams=Ingest)
+quicklook.add_node(QualityCheck, upstreams=Calibrate, task_id="check_calibrated")

@@ -1,0 +1,137 @@
+"""The example pipeline's tasks."""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+from datetime import timedelta
+from pathlib import Path
+
+from processing_core import Resources, SecretRef, TaskBase
+from workflows.frames import read_frames, run_folder, write_json
+
+
+class Ingest(TaskBase):
+    """Ingest the raw frames of an observation.
+
+    Simulates the camera: `frame_count` frames of `frame_size`² pixels with a dark level,
+    a flat-field pattern and noise, reproducible from `seed`.
+    """
+
+    retries = 2
+    retry_delay = timedelta(seconds=30)
+    retry_exponential_backoff = 2.0
+    resources = Resources(cpu_request="250m", memory_request="256Mi", memory_limit="512Mi")
+
+    def run(self) -> None:
+        size, count = int(self.parameters["frame_size"]), int(self.parameters["frame_count"])
+        generator = random.Random(self.parameters["seed"])
+        frames = [
+            [
+                [
+                    100.0 + 50.0 * (1 + (x + y) / (2 * size)) + generator.gauss(0, 2)
+                    for x in range(size)
+                ]
+                for y in range(size)
+            ]
+            for _ in range(count)
+        ]
+        path = run_folder(self.parameters["data_root"], self.run_id) / "raw.json"
+        write_json(path, {"frames": frames})
+        self.outputs = {"frames_path": str(path), "frame_count": count, "frame_size": size}
+        self.metrics = {"pixels_ingested": count * size * size}
+
+    def rollback(self) -> None:
+        path = run_folder(self.parameters["data_root"], self.run_id) / "raw.json"
+        path.unlink(missing_ok=True)
+
+
+class Calibrate(TaskBase):
+    """Subtract the dark level and divide by the flat field."""
+
+    retries = 1
+    execution_timeout = timedelta(hours=1)
+    resource_profile = "high_memory"
+    resources = Resources(cpu_request="1", cpu_limit="2", memory_request="2Gi", memory_limit="4Gi")
+
+    def run(self) -> None:
+        raw = self.inputs["ingest"]
+        dark = float(self.parameters["dark_level"])
+        frames = read_frames(raw["frames_path"])
+        size = raw["frame_size"]
+        flat = [[1 + (x + y) / (2 * size) for x in range(size)] for y in range(size)]
+        calibrated = [
+            [
+                [(value - dark) / flat[y][x] for x, value in enumerate(row)]
+                for y, row in enumerate(frame)
+            ]
+            for frame in frames
+        ]
+        path = Path(raw["frames_path"]).with_name("calibrated.json")
+        write_json(path, {"frames": calibrated})
+        self.outputs = {
+            "frames_path": str(path),
+            "frame_count": len(calibrated),
+            "frame_size": size,
+        }
+        self.metrics = {"dark_level": dark}
+
+
+class QualityCheck(TaskBase):
+    """Check the noise and the level of the frames its upstream produced."""
+
+    def run(self) -> None:
+        (upstream,) = self.inputs.values()
+        pixels = [
+            value
+            for frame in read_frames(upstream["frames_path"])
+            for row in frame
+            for value in row
+        ]
+        noise = statistics.pstdev(pixels)
+        if noise > float(self.parameters["max_noise"]):
+            raise ValueError(f"noise {noise:.2f} is above max_noise={self.parameters['max_noise']}")
+        self.outputs = {"mean": statistics.fmean(pixels), "noise": noise, "passed": True}
+        self.metrics = {"pixels_checked": len(pixels)}
+
+
+class MakeProducts(TaskBase):
+    """Average the calibrated frames into the L1 product."""
+
+    resources = Resources(cpu_request="500m", memory_request="1Gi")
+
+    def run(self) -> None:
+        calibrated = self.inputs["calibrate"]
+        frames = read_frames(calibrated["frames_path"])
+        size = calibrated["frame_size"]
+        product = [
+            [statistics.fmean(frame[y][x] for frame in frames) for x in range(size)]
+            for y in range(size)
+        ]
+        path = Path(calibrated["frames_path"]).with_name("product.json")
+        write_json(path, {"frames": [product]})
+        self.outputs = {"product_path": str(path), "frames_combined": len(frames)}
+
+
+class Publish(TaskBase):
+    """Publish the L1 product with its quality report to the archive."""
+
+    retries = 3
+    retry_delay = timedelta(minutes=1)
+    secrets = {"ARCHIVE_TOKEN": SecretRef(secret="archive-credentials", key="token")}
+
+    def run(self) -> None:
+        quality, products = self.inputs["quality_check"], self.inputs["make_products"]
+        manifest = {
+            "workflow": self.workflow_name,
+            "version": self.workflow_version,
+            "run_id": self.run_id,
+            "product_path": products["product_path"],
+            "quality": quality,
+            # Whether credentials were mounted; the token itself is never written anywhere.
+            "authenticated": bool(os.environ.get("ARCHIVE_TOKEN")),
+        }
+        path = Path(products["product_path"]).with_name("manifest.json")
+        write_json(path, manifest)
+        self.outputs = {"manifest_path": str(path), "published": True}
