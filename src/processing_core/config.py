@@ -6,10 +6,12 @@ the same thing everywhere. Field names are the variable names in lower case.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 from processing_core.errors import SettingsError
 
@@ -134,11 +136,19 @@ def load_settings(**overrides: Any) -> Settings:
     """Read the settings; an invalid value raises SettingsError naming the variable."""
     try:
         return Settings(**overrides)
+    except SourceError as error:
+        # Raised before validation when a JSON-valued variable does not parse.
+        found = re.search(r'field "(\w+)"', str(error))
+        problems = [_problem(found.group(1) if found else "?", "not valid JSON")]
     except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            variable = str(item["loc"][0]).upper() if item["loc"] else "?"
-            field = Settings.model_fields.get(variable.lower())
-            expects = f" Expected: {field.description}" if field and field.description else ""
-            problems.append(f"{variable}: {item['msg']}.{expects}")
-        raise SettingsError("Invalid environment setting(s):\n  " + "\n  ".join(problems)) from None
+        problems = [
+            _problem(str(item["loc"][0]) if item["loc"] else "?", item["msg"])
+            for item in error.errors()
+        ]
+    raise SettingsError("Invalid environment setting(s):\n  " + "\n  ".join(problems))
+
+
+def _problem(field_name: str, what: str) -> str:
+    field = Settings.model_fields.get(field_name)
+    expects = f" Expected: {field.description}" if field and field.description else ""
+    return f"{field_name.upper()}: {what}.{expects}"

@@ -1,0 +1,71 @@
+"""Shared fixtures: the repository's paths, exporting the example, running the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TESTS_DIR = Path(__file__).resolve().parent
+VENV_BIN = Path(sys.executable).parent
+EXAMPLE_VERSION = "1.4.0"
+
+# The sample task modules in tests/ are importable by the subprocesses under test.
+sys.path.insert(0, str(TESTS_DIR))
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a real `processing-core` run: this venv first, repo importable."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BUILD_VERSION", "PIPELINE_", "K8S_", "RESOURCE_PROFILES"))
+    }
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(TESTS_DIR)])
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, cwd: Path = REPO_ROOT, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VENV_BIN / "processing-core"), *args],
+        cwd=cwd,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def export_example(out: Path, target: str = "kubernetes", **env: str) -> list[Path]:
+    result = run_cli(
+        "export", "workflows", "--out", str(out), "--version", EXAMPLE_VERSION, "--target", target,
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    return sorted(out.glob("*.py"))
+
+
+@pytest.fixture(scope="session")
+def kubernetes_dags(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dags-kubernetes")
+    export_example(out, "kubernetes")
+    return out
+
+
+@pytest.fixture(scope="session")
+def local_dags(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dags-local")
+    export_example(out, "local")
+    return out
+
+
+def load_dagbag(folder: Path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(folder))

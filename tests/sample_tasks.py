@@ -1,0 +1,88 @@
+"""Task classes the run-task and export tests run for real (importable as `sample_tasks`)."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from processing_core import Resources, SecretRef, TaskBase
+
+
+class Echo(TaskBase):
+    """Reports its parameters, inputs and identity as outputs."""
+
+    def run(self) -> None:
+        self.outputs = {
+            "parameters": dict(self.parameters),
+            "inputs": {k: dict(v) for k, v in self.inputs.items()},
+            "identity": [self.workflow_name, self.workflow_version, self.run_id, self.try_number],
+        }
+        self.metrics = {"answer": 42}
+
+
+class MarkerTask(TaskBase):
+    """Writes marker files (pre_run, run, post_run, rollback, close) to `parameters['markers']`."""
+
+    def _mark(self, name: str) -> None:
+        folder = Path(self.parameters["markers"])
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(self.task_id)
+
+    def pre_run(self) -> None:
+        self._mark("pre_run")
+
+    def run(self) -> None:
+        self._mark("run")
+
+    def post_run(self) -> None:
+        self._mark("post_run")
+
+    def rollback(self) -> None:
+        self._mark("rollback")
+
+    def close(self) -> None:
+        self._mark("close")
+
+
+class Failing(MarkerTask):
+    def run(self) -> None:
+        super().run()
+        raise RuntimeError("calibration frames are missing")
+
+
+class Sleeping(MarkerTask):
+    def run(self) -> None:
+        super().run()
+        time.sleep(60)
+
+
+class BadOutputs(MarkerTask):
+    def run(self) -> None:
+        self.outputs = {"when": object()}
+
+
+class Declared(TaskBase):
+    """A task declaring everything a task can declare."""
+
+    retries = 3
+    retry_delay = timedelta(seconds=45)
+    retry_exponential_backoff = 2.0
+    max_retry_delay = timedelta(minutes=10)
+    execution_timeout = timedelta(minutes=30)
+    resource_profile = "gpu"
+    resources = Resources(
+        cpu_request="500m",
+        cpu_limit="2",
+        memory_request="1Gi",
+        memory_limit="2Gi",
+        ephemeral_storage_request="1Gi",
+        gpus=1,
+    )
+    secrets = {
+        "DB_PASSWORD": SecretRef(secret="db-credentials", key="password"),
+        "API_TOKEN": SecretRef(secret="api.tokens", key="token.v1"),
+    }
+
+    def run(self) -> None:
+        self.outputs = {"ok": True}
