@@ -44,7 +44,14 @@ def run_cli(*args: str, cwd: Path = REPO_ROOT, **env: str) -> subprocess.Complet
 
 def export_example(out: Path, target: str = "kubernetes", **env: str) -> list[Path]:
     result = run_cli(
-        "export", "workflows", "--out", str(out), "--version", EXAMPLE_VERSION, "--target", target,
+        "export",
+        "workflows",
+        "--out",
+        str(out),
+        "--version",
+        EXAMPLE_VERSION,
+        "--target",
+        target,
         **env,
     )
     assert result.returncode == 0, result.stderr

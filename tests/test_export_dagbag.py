@@ -40,7 +40,9 @@ def test_every_file_loads_without_import_errors(dagbag):
     )
 
 
-@pytest.mark.parametrize(("dag_id", "edges"), [(L1_DAG, L1_EDGES), (QUICKLOOK_DAG, QUICKLOOK_EDGES)])
+@pytest.mark.parametrize(
+    ("dag_id", "edges"), [(L1_DAG, L1_EDGES), (QUICKLOOK_DAG, QUICKLOOK_EDGES)]
+)
 def test_tasks_and_edges(dagbag, dag_id, edges):
     target, _, bag = dagbag
     dag = bag.dags[dag_id]
@@ -53,7 +55,12 @@ def test_params_become_airflow_params_with_schema(dagbag):
     _, _, bag = dagbag
     params = bag.dags[L1_DAG].params
     assert set(params.keys()) == {
-        "data_root", "seed", "frame_count", "frame_size", "dark_level", "max_noise",
+        "data_root",
+        "seed",
+        "frame_count",
+        "frame_size",
+        "dark_level",
+        "max_noise",
     }
     frame_size = params.get_param("frame_size")
     assert frame_size.value == 16

@@ -61,7 +61,9 @@ def test_declared_resources_secrets_and_profile_reach_the_pod():
     assert env["DB_PASSWORD"]["valueFrom"] == {
         "secretKeyRef": {"name": "db-credentials", "key": "password"}
     }
-    assert env["API_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "api.tokens", "key": "token.v1"}}
+    assert env["API_TOKEN"]["valueFrom"] == {
+        "secretKeyRef": {"name": "api.tokens", "key": "token.v1"}
+    }
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert "value" not in env["DB_PASSWORD"]
     assert manifest["metadata"]["namespace"] == "science"
@@ -91,7 +93,7 @@ def test_templates_render_the_run_into_the_entrypoint_arguments(kubernetes_dags:
     dag = load_dagbag(kubernetes_dags).dags[f"l0_to_l1_vbi_{EXAMPLE_VERSION}"]
     publish = dag.get_task("publish")
     upstream = {
-        "quality_check": {"status": "success", "outputs": {"noise": 1.5, "note": "it's \"fine\""}},
+        "quality_check": {"status": "success", "outputs": {"noise": 1.5, "note": 'it\'s "fine"'}},
         "make_products": {"status": "success", "outputs": {"product_path": "/data/p.json"}},
     }
     params = {"data_root": "/data", "seed": 1, "note": "{{ 7 * 7 }} <b>&'"}

@@ -57,7 +57,9 @@ def test_result_on_stdout_is_the_last_line(tmp_path: Path):
 
 
 def test_lifecycle_runs_in_order_and_closes(tmp_path: Path):
-    completed = run_task("sample_tasks:MarkerTask", "--parameters", json.dumps({"markers": str(tmp_path)}))
+    completed = run_task(
+        "sample_tasks:MarkerTask", "--parameters", json.dumps({"markers": str(tmp_path)})
+    )
     assert completed.returncode == 0, completed.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["close", "post_run", "pre_run", "run"]
 
@@ -78,7 +80,9 @@ def test_failure_rolls_back_and_exits_non_zero(tmp_path: Path):
 
 
 def test_outputs_that_are_not_json_fail_the_task_with_rollback(tmp_path: Path):
-    completed = run_task("sample_tasks:BadOutputs", "--parameters", json.dumps({"markers": str(tmp_path)}))
+    completed = run_task(
+        "sample_tasks:BadOutputs", "--parameters", json.dumps({"markers": str(tmp_path)})
+    )
     assert completed.returncode == 1
     assert "BadOutputs.outputs must hold only JSON values" in completed.stderr
     assert (tmp_path / "rollback").exists()

@@ -482,7 +482,15 @@ def _caller_package() -> str:
 def _distribution_version(package: str) -> str | None:
     from importlib import metadata
 
-    for distribution in metadata.packages_distributions().get(package.partition(".")[0], []):
+    top_level = package.partition(".")[0]
+    # packages_distributions() misses editable installs, whose RECORD lists only a .pth file;
+    # the distribution is then usually named like the package.
+    candidates = [
+        *metadata.packages_distributions().get(top_level, []),
+        top_level,
+        top_level.replace("_", "-"),
+    ]
+    for distribution in candidates:
         try:
             return metadata.version(distribution)
         except metadata.PackageNotFoundError:

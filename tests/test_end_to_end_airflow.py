@@ -1,0 +1,100 @@
+"""End to end: the example exported for the `local` target runs under `airflow dags test`.
+
+A real Airflow (SQLite metadata database in a temporary AIRFLOW_HOME) schedules every
+task; each runs `processing-core run-task` in a subprocess, and downstream tasks receive
+their upstreams' outputs through XCom.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLE_VERSION, VENV_BIN, subprocess_env
+
+pytestmark = pytest.mark.slow
+L1_DAG = f"l0_to_l1_vbi_{EXAMPLE_VERSION}"
+QUICKLOOK_DAG = f"l0_to_quicklook_vbi_{EXAMPLE_VERSION}"
+
+
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory, local_dags: Path) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = subprocess_env(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(local_dags),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+    )
+    migrate = subprocess.run(
+        [str(VENV_BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    return env
+
+
+def dags_test(env: dict[str, str], dag_id: str, conf: dict) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VENV_BIN / "airflow"), "dags", "test", dag_id, "--conf", json.dumps(conf)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def task_states(env: dict[str, str], dag_id: str) -> dict[str, str]:
+    database = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT task_id, state FROM task_instance WHERE dag_id = ?", (dag_id,)
+        ).fetchall()
+    return dict(rows)
+
+
+def xcom_results(env: dict[str, str], dag_id: str) -> dict[str, dict]:
+    database = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT task_id, value FROM xcom WHERE dag_id = ? AND key = 'return_value'", (dag_id,)
+        ).fetchall()
+    # The local target's XCom is the result line the entrypoint printed, stored as JSON text.
+    return {task_id: json.loads(json.loads(value)) for task_id, value in rows}
+
+
+def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_home, tmp_path):
+    completed = dags_test(airflow_home, L1_DAG, {"data_root": str(tmp_path), "frame_size": 8})
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    assert task_states(airflow_home, L1_DAG) == {
+        "ingest": "success",
+        "calibrate": "success",
+        "quality_check": "success",
+        "make_products": "success",
+        "publish": "success",
+    }
+    results = xcom_results(airflow_home, L1_DAG)
+    assert {r["status"] for r in results.values()} == {"success"}
+    assert results["ingest"]["outputs"]["frame_size"] == 8  # the triggered parameter arrived
+    assert results["ingest"]["metrics"] == {"pixels_ingested": 4 * 8 * 8}
+    # calibrate read ingest's frames through inputs["ingest"]["frames_path"]
+    assert results["calibrate"]["outputs"]["frame_count"] == 4
+    (run_folder,) = tmp_path.iterdir()
+    manifest = json.loads((run_folder / "manifest.json").read_text())
+    # publish received both upstreams' outputs
+    assert manifest["quality"] == results["quality_check"]["outputs"]
+    assert manifest["product_path"] == results["make_products"]["outputs"]["product_path"]
+    assert manifest["workflow"] == "l0_to_l1_vbi"
+    assert manifest["version"] == EXAMPLE_VERSION
+    assert manifest["authenticated"] is False
+
+
+def test_a_failing_task_fails_the_run_and_stops_its_downstream(airflow_home, tmp_path):
+    conf = {"data_root": str(tmp_path), "frame_size": 4, "max_noise": 0.001}
+    completed = dags_test(airflow_home, QUICKLOOK_DAG, conf)
+    states = task_states(airflow_home, QUICKLOOK_DAG)
+    assert states["ingest"] == "success"
+    assert states["calibrate"] == "success"
+    assert states["check_raw"] == "failed"
+    assert states["check_calibrated"] == "failed"
+    assert "is above max_noise=0.001" in completed.stdout + completed.stderr

@@ -1,0 +1,137 @@
+"""Whatever an author writes in names, tags, docs and defaults, the DAG file stays a DAG file.
+
+Hostile text either is rejected with a WorkflowDefinitionError, or comes back from the
+generated file as exactly the same value: never code, Jinja or a broken file.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import sample_tasks
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from processing_core import Parameter, Workflow, WorkflowDefinitionError
+from processing_core.config import load_settings
+from processing_core.nodes.dag import ExportOptions, build_dag_spec
+from processing_core.render.dag_file import render_dag_file
+
+HOSTILE = [
+    "'", '"', "'''", '"""', "\\", "\\'", "\n", "\r\n", "\x00", "\u2028", "\u202e", "{{ 7 * 7 }}",
+    "{% for x in range(3) %}x{% endfor %}", "{# c #}", "$(rm -rf /)", "`id`", "; import os",
+    "')\nimport os\nos.system('id')\n#", "\"\"\"+__import__('os').system('id')+\"\"\"",
+    "/etc/passwd.md", "é€𝔘😀", "\t", "#", "\\N{BULLET}", "\\x41", "{params}", "%s%(x)s",
+]  # fmt: skip
+hostile_text = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.lists(st.sampled_from(HOSTILE), min_size=1, max_size=4).map("".join),
+    st.text(min_size=1, max_size=40),
+)
+ALLOWED_CALLS = {
+    "DAG", "Param", "KubernetesPodOperator", "BashOperator", "timedelta", "Secret",
+    "V1EnvVar", "V1EnvVarSource", "V1ObjectFieldSelector", "V1ResourceRequirements",
+}  # fmt: skip
+
+
+def render(workflow: Workflow, target: str) -> str:
+    options = ExportOptions.create(target=target, settings=load_settings())
+    return render_dag_file(build_dag_spec(workflow, options), "0.0.0")
+
+
+def assert_only_expected_code(source: str) -> None:
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            assert isinstance(node.func, ast.Name) and node.func.id in ALLOWED_CALLS, ast.dump(node)
+        assert not isinstance(node, ast.Attribute | ast.Subscript | ast.Lambda | ast.JoinedStr)
+    top = [type(node).__name__ for node in tree.body]
+    assert set(top) <= {"ImportFrom", "With"}, top
+
+
+def load(source: str):
+    namespace: dict = {}
+    exec(compile(source, "<generated dag>", "exec"), namespace)  # what Airflow's parser does
+    return namespace["dag"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=hostile_text,
+    tag=hostile_text,
+    default=st.one_of(hostile_text, st.lists(hostile_text, max_size=3)),
+    target=st.sampled_from(["kubernetes", "local"]),
+)
+def test_docs_tags_and_defaults_round_trip_exactly(text, tag, default, target):
+    is_list = isinstance(default, list)
+    try:
+        workflow = Workflow(
+            "l0", "l1", "vbi", version="1.0.0", workflow_package="sample_tasks",
+            description=text, doc_md=text, tags=[tag],
+            parameters=[Parameter("note", type="array" if is_list else "string", default=default,
+                                  description=text, title=text)],
+        )  # fmt: skip
+        workflow.add_node(sample_tasks.Echo)
+        source = render(workflow, target)
+    except WorkflowDefinitionError as error:
+        # Only tags may be refused (blank or over 100 characters), and then by name.
+        assert "tag " in str(error)
+        assert not tag.strip() or len(tag) > 100
+        return
+    assert_only_expected_code(source)
+    dag = load(source)
+    assert dag.description == text
+    assert dag.doc_md in (text, text + "\n")
+    assert tag in dag.tags
+    param = dag.params.get_param("note")
+    assert param.value == default
+    assert param.description == text
+    assert param.schema["title"] == text
+    # The value a run receives: Jinja's tojson of the params, read back by the entrypoint.
+    task = dag.get_task("echo")
+
+    class TaskInstance:
+        try_number = 1
+
+    task.render_template_fields({"run_id": "r", "ti": TaskInstance(), "params": {"note": default}})
+    rendered = task.arguments if target == "kubernetes" else task.env
+    if target == "kubernetes":
+        value = rendered[rendered.index("--parameters") + 1]
+    else:
+        value = rendered["PROCESSING_CORE_PARAMETERS"]
+    assert json.loads(value) == {"note": default}
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=hostile_text, task_id=hostile_text)
+def test_hostile_names_are_rejected_by_name_never_rendered(name, task_id):
+    try:
+        workflow = Workflow("l0", name, "vbi", version="1.0.0", workflow_package="sample_tasks")
+    except WorkflowDefinitionError as error:
+        assert "output_data=" in str(error)
+    else:
+        assert name.replace("_", "").isalnum() and name.isascii()
+    workflow = Workflow("l0", "l1", "vbi", version="1.0.0", workflow_package="sample_tasks")
+    try:
+        workflow.add_node(sample_tasks.Echo, task_id=task_id)
+    except WorkflowDefinitionError as error:
+        assert f"task id {task_id!r}" in str(error) or "task id is" in str(error)
+    else:
+        source = render(workflow, "local")
+        assert_only_expected_code(source)
+        assert load(source).task_ids == [task_id]
+
+
+@settings(max_examples=40, deadline=None)
+@given(version=hostile_text)
+def test_hostile_versions_are_rejected_or_safe(version):
+    workflow = Workflow("l0", "l1", "vbi", version=version, workflow_package="sample_tasks")
+    workflow.add_node(sample_tasks.Echo)
+    try:
+        source = render(workflow, "kubernetes")
+    except WorkflowDefinitionError as error:
+        assert "cannot be an image tag" in str(error)
+        return
+    assert_only_expected_code(source)
+    assert load(source).dag_id == f"l0_to_l1_vbi_{version.replace('+', '-')}"
