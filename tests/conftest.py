@@ -76,3 +76,9 @@ def load_dagbag(folder: Path):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(folder))
+
+
+def option(arguments: list[str], name: str) -> str:
+    """The value of `--name=value` among an entrypoint's arguments."""
+    (value,) = [a.split("=", 1)[1] for a in arguments if a.startswith(f"--{name}=")]
+    return value

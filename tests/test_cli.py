@@ -41,4 +41,7 @@ def test_image_with_digest_is_used_verbatim(tmp_path):
     completed = run_cli("export", "workflows", "--out", str(tmp_path), "--version", "1.0.0",
                         "--image", digest)  # fmt: skip
     assert completed.returncode == 0, completed.stderr
-    assert f"image={digest!r}" in (tmp_path / "l0_to_l1_vbi_1.0.0.py").read_text()
+    from conftest import load_dagbag
+
+    dag = load_dagbag(tmp_path).dags["l0_to_l1_vbi_1.0.0"]
+    assert {task.image for task in dag.tasks} == {digest}

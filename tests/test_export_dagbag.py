@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE_VERSION, load_dagbag
+from conftest import EXAMPLE_VERSION, load_dagbag, option
 
 L1_DAG = f"l0_to_l1_vbi_{EXAMPLE_VERSION}"
 QUICKLOOK_DAG = f"l0_to_quicklook_vbi_{EXAMPLE_VERSION}"
@@ -97,9 +97,10 @@ def test_kubernetes_operator_arguments(kubernetes_dags: Path):
     assert calibrate.image == f"workflows:{EXAMPLE_VERSION}"
     assert calibrate.cmds == ["processing-core"]
     assert calibrate.arguments[:2] == ["run-task", "workflows.tasks:Calibrate"]
-    assert "{{ run_id }}" in calibrate.arguments
-    assert "{{ ti.try_number }}" in calibrate.arguments
-    assert "{{ params | tojson }}" in calibrate.arguments
+    assert option(calibrate.arguments, "run-id") == "{{ run_id }}"
+    assert option(calibrate.arguments, "try-number") == "{{ ti.try_number }}"
+    assert option(calibrate.arguments, "parameters") == "{{ params | tojson }}"
+    assert option(calibrate.arguments, "result-path") == "/airflow/xcom/return.json"
     assert calibrate.do_xcom_push is True
     assert calibrate.get_logs is True
     assert calibrate.on_finish_action.value == "delete_succeeded_pod"

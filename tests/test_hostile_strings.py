@@ -10,6 +10,7 @@ import ast
 import json
 
 import sample_tasks
+from conftest import option
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,7 +98,7 @@ def test_docs_tags_and_defaults_round_trip_exactly(text, tag, default, target):
     task.render_template_fields({"run_id": "r", "ti": TaskInstance(), "params": {"note": default}})
     rendered = task.arguments if target == "kubernetes" else task.env
     if target == "kubernetes":
-        value = rendered[rendered.index("--parameters") + 1]
+        value = option(rendered, "parameters")
     else:
         value = rendered["PROCESSING_CORE_PARAMETERS"]
     assert json.loads(value) == {"note": default}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-from conftest import EXAMPLE_VERSION, load_dagbag
+from conftest import EXAMPLE_VERSION, load_dagbag, option
 from kubernetes.client import ApiClient
 
 from processing_core import Workflow
@@ -100,10 +100,10 @@ def test_templates_render_the_run_into_the_entrypoint_arguments(kubernetes_dags:
     context = {"run_id": "manual__2026-11-21", "ti": FakeTaskInstance(upstream), "params": params}
     publish.render_template_fields(context)
     arguments = publish.arguments
-    assert arguments[arguments.index("--run-id") + 1] == "manual__2026-11-21"
-    assert arguments[arguments.index("--try-number") + 1] == "2"
-    assert json.loads(arguments[arguments.index("--parameters") + 1]) == params
-    assert json.loads(arguments[arguments.index("--inputs") + 1]) == upstream
+    assert option(arguments, "run-id") == "manual__2026-11-21"
+    assert option(arguments, "try-number") == "2"
+    assert json.loads(option(arguments, "parameters")) == params
+    assert json.loads(option(arguments, "inputs")) == upstream
     kubernetes_validate.validate(
         ApiClient().sanitize_for_serialization(publish.build_pod_request_obj(dry_run=True)),
         K8S_VERSION,

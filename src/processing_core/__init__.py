@@ -16,7 +16,13 @@ from processing_core.errors import (
     WorkflowDefinitionError,
 )
 
-__version__ = library_version()
+
+def __getattr__(name: str) -> str:
+    # `__version__` on demand: task start-up in the pod should not pay for the metadata scan.
+    if name == "__version__":
+        return library_version()
+    raise AttributeError(f"module 'processing_core' has no attribute {name!r}")
+
 
 __all__ = [
     "ExportError",

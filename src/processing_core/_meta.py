@@ -1,11 +1,14 @@
-"""The library's own version, without importing anything heavy."""
+"""The library's own version, looked up only when asked for (importlib.metadata is slow)."""
 
 from __future__ import annotations
 
-from importlib import metadata
+from functools import cache
 
 
+@cache
 def library_version() -> str:
+    from importlib import metadata
+
     try:
         return metadata.version("processing-core")
     except metadata.PackageNotFoundError:  # running from a source tree that is not installed

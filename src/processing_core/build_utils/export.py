@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from processing_core import __version__
+from processing_core._meta import library_version
 from processing_core.definition.workflow import Workflow
 from processing_core.errors import ExportError, WorkflowDefinitionError
 from processing_core.nodes.dag import ExportOptions, build_dag_spec
@@ -50,7 +50,7 @@ def render_workflows(
                     dag_id=spec.dag_id,
                     task_count=len(spec.tasks),
                     file_name=f"{spec.dag_id}.py",
-                    source=render_dag_file(spec, __version__),
+                    source=render_dag_file(spec, library_version()),
                 )
             )
         if progress is not None:

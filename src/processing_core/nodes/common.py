@@ -57,27 +57,22 @@ def run_task_arguments(
     result_path: str,
 ) -> list[str]:
     """`processing-core run-task` arguments; the run's values are templates or shell variables."""
+    # `--option=value` words: half the list items of separate words, and the scheduler
+    # compiles every list item of every task each time it parses the file.
     arguments = [
         "run-task",
         node.task_class.import_path(),
-        "--workflow-name",
-        workflow_name,
-        "--workflow-version",
-        version,
-        "--dag-id",
-        dag_id,
-        "--task-id",
-        node.task_id,
-        "--run-id",
-        run_id,
-        "--try-number",
-        try_number,
-        "--parameters",
-        parameters,
+        f"--workflow-name={workflow_name}",
+        f"--workflow-version={version}",
+        f"--dag-id={dag_id}",
+        f"--task-id={node.task_id}",
+        f"--run-id={run_id}",
+        f"--try-number={try_number}",
+        f"--parameters={parameters}",
     ]
     if inputs is not None:
-        arguments += ["--inputs", inputs]
-    return [*arguments, "--result-path", result_path]
+        arguments.append(f"--inputs={inputs}")
+    return [*arguments, f"--result-path={result_path}"]
 
 
 def inputs_template(upstream_task_ids: tuple[str, ...]) -> str | None:

@@ -71,6 +71,8 @@ def local_operator(
 
 
 def _shell_word(word: str) -> str:
-    if word.startswith(_VARIABLE_MARK):
-        return f'"${word[1:]}"'
-    return shlex.quote(word)
+    # `--run-id=<mark>NAME` becomes `--run-id="$NAME"`: the value is expanded, never parsed.
+    prefix, mark, variable = word.partition(_VARIABLE_MARK)
+    if not mark:
+        return shlex.quote(word)
+    return (shlex.quote(prefix) if prefix else "") + f'"${variable}"'

@@ -47,8 +47,18 @@ class ImportTable:
         ]
 
 
-def to_source(value: Any, imports: ImportTable, depth: int = 0) -> str:
-    """Source text of `value`; nested containers wrap across lines when long."""
+def to_source(
+    value: Any, imports: ImportTable, depth: int = 0, shared: Mapping[str, str] | None = None
+) -> str:
+    """Source text of `value`; nested containers wrap across lines when long.
+
+    `shared` maps the source of a constructor call to the name of a module constant holding
+    it, so that an object many tasks use is built once per file.
+    """
+    if shared and isinstance(value, Call):
+        name = shared.get(to_source(value, imports))
+        if name is not None:
+            return name
     if value is None or isinstance(value, bool | int):
         return repr(value)
     if isinstance(value, float):
@@ -65,13 +75,14 @@ def to_source(value: Any, imports: ImportTable, depth: int = 0) -> str:
         ]
         return _wrap(f"{name}(", parts, ")", depth)
     if isinstance(value, list | tuple):
-        return _wrap("[", [to_source(item, imports, depth + 1) for item in value], "]", depth)
+        items = [to_source(item, imports, depth + 1, shared) for item in value]
+        return _wrap("[", items, "]", depth)
     if isinstance(value, Mapping):
         parts = []
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValueError(f"mapping key {key!r} is not a string")
-            parts.append(f"{key!r}: {to_source(item, imports, depth + 1)}")
+            parts.append(f"{key!r}: {to_source(item, imports, depth + 1, shared)}")
         return _wrap("{", parts, "}", depth)
     raise ValueError(f"{type(value).__name__} value {value!r} cannot be written to a DAG file")
 
