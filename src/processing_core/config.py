@@ -15,6 +15,10 @@ from pydantic_settings import SettingsError as SourceError
 
 from processing_core.errors import SettingsError
 
+# Kubernetes object names; they reach templated operator fields, so no Jinja can hide in them.
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+
 OnFinishAction = Literal["delete_pod", "delete_succeeded_pod", "keep_pod", "delete_active_pod"]
 ImagePullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
@@ -73,10 +77,13 @@ class Settings(BaseSettings):
         ),
     )
     k8s_namespace: str = Field(
-        default="default", description="Kubernetes namespace the task pods run in."
+        default="default",
+        pattern=_DNS_LABEL,
+        description="Kubernetes namespace the task pods run in.",
     )
     k8s_service_account: str | None = Field(
         default=None,
+        pattern=_DNS_SUBDOMAIN,
         description="Service account of the task pods (none: the namespace's default).",
     )
     k8s_image_pull_secrets: str = Field(
@@ -97,7 +104,9 @@ class Settings(BaseSettings):
         description="Seconds a pod may take to start (pull and schedule) before the task fails.",
     )
     k8s_conn_id: str = Field(
-        default="kubernetes_default", description="Airflow connection id of the Kubernetes cluster."
+        default="kubernetes_default",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Airflow connection id of the Kubernetes cluster.",
     )
     resource_profiles: dict[str, ResourceProfileSettings] = Field(
         default_factory=dict,
@@ -119,10 +128,20 @@ class Settings(BaseSettings):
     )
     loguru_level: str = Field(default="INFO", description="Lowest level of log lines written.")
 
-    @field_validator("build_version", "pipeline_image_repository", "k8s_service_account")
+    @field_validator(
+        "build_version", "pipeline_image_repository", "k8s_service_account", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("k8s_image_pull_secrets")
+    @classmethod
+    def _secret_names(cls, value: str) -> str:
+        for name in (part.strip() for part in value.split(",")):
+            if name and not re.fullmatch(_DNS_SUBDOMAIN, name):
+                raise ValueError(f"{name!r} is not a Kubernetes Secret name")
+        return value
 
     def profiles(self) -> dict[str, ResourceProfileSettings]:
         """The built-in resource profiles with RESOURCE_PROFILES merged over them."""
@@ -152,3 +171,14 @@ def _problem(field_name: str, what: str) -> str:
     field = Settings.model_fields.get(field_name)
     expects = f" Expected: {field.description}" if field and field.description else ""
     return f"{field_name.upper()}: {what}.{expects}"
+
+
+def settings_markdown() -> str:
+    """The table of environment variables, as the README shows it."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = "" if default in (None, "", {}) else f"`{default}`"
+        description = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `{name.upper()}` | {shown} | {description} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,39 @@
+"""The README stays in step with the code: settings table, commands and their options."""
+
+from __future__ import annotations
+
+import re
+
+import typer.main
+from conftest import REPO_ROOT
+
+from processing_core.cli import app
+from processing_core.config import settings_markdown
+
+README = (REPO_ROOT / "README.md").read_text()
+
+
+def test_readme_settings_table_is_the_generated_one():
+    table = re.search(
+        r"<!-- settings-table:start -->\n(.*)<!-- settings-table:end -->", README, re.S
+    )
+    assert table is not None
+    assert table.group(1) == settings_markdown()
+
+
+def test_readme_names_every_command_and_option():
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        assert f"processing-core {name}" in README, name
+        for parameter in command.params:
+            for flag in parameter.opts:
+                if flag.startswith("--") and flag != "--help":
+                    assert flag in README, f"{name} {flag}"
+
+
+def test_readme_quickstart_commands_are_the_tested_ones():
+    assert '.venv/bin/pip install -e ".[dev]"' in README
+    assert ".venv/bin/processing-core export workflows --out dags --version 1.0.0" in README
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert ".venv/bin/python -m pytest" in README
+    assert ci.strip().splitlines()[-1] == ".venv/bin/python -m pytest"
