@@ -62,6 +62,11 @@ class BadOutputs(MarkerTask):
         self.outputs = {"when": object()}
 
 
+class HugeOutputs(MarkerTask):
+    def run(self) -> None:
+        self.outputs = {"pixels": [0.5] * 100_000}
+
+
 class Declared(TaskBase):
     """A task declaring everything a task can declare."""
 

@@ -26,8 +26,9 @@ def test_export_is_byte_identical_under_different_hash_seeds(tmp_path: Path, tar
 def test_exporting_twice_into_the_same_folder_changes_nothing(tmp_path: Path):
     first = run_cli("export", "workflows", "--out", str(tmp_path), "--version", "3.0.0")
     assert first.returncode == 0, first.stderr
-    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     second = run_cli("export", "workflows", "--out", str(tmp_path), "--version", "3.0.0")
     assert second.returncode == 0, second.stderr
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert after == {name: data for name, (data, _) in before.items()}
+    assert after == before
+    assert len(after) == 2  # no staging folder or partial file left behind

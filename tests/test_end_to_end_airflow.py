@@ -44,23 +44,19 @@ def dags_test(env: dict[str, str], dag_id: str, conf: dict) -> subprocess.Comple
     )  # fmt: skip
 
 
+def query(env: dict[str, str], sql: str, dag_id: str) -> list[tuple]:
+    with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as connection:
+        return connection.execute(sql, (dag_id,)).fetchall()
+
+
 def task_states(env: dict[str, str], dag_id: str) -> dict[str, str]:
-    database = Path(env["AIRFLOW_HOME"]) / "airflow.db"
-    with sqlite3.connect(database) as connection:
-        rows = connection.execute(
-            "SELECT task_id, state FROM task_instance WHERE dag_id = ?", (dag_id,)
-        ).fetchall()
-    return dict(rows)
+    return dict(query(env, "SELECT task_id, state FROM task_instance WHERE dag_id = ?", dag_id))
 
 
 def xcom_results(env: dict[str, str], dag_id: str) -> dict[str, dict]:
-    database = Path(env["AIRFLOW_HOME"]) / "airflow.db"
-    with sqlite3.connect(database) as connection:
-        rows = connection.execute(
-            "SELECT task_id, value FROM xcom WHERE dag_id = ? AND key = 'return_value'", (dag_id,)
-        ).fetchall()
+    sql = "SELECT task_id, value FROM xcom WHERE dag_id = ? AND key = 'return_value'"
     # The local target's XCom is the result line the entrypoint printed, stored as JSON text.
-    return {task_id: json.loads(json.loads(value)) for task_id, value in rows}
+    return {task_id: json.loads(json.loads(value)) for task_id, value in query(env, sql, dag_id)}
 
 
 def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_home, tmp_path):

@@ -88,6 +88,16 @@ def test_outputs_that_are_not_json_fail_the_task_with_rollback(tmp_path: Path):
     assert (tmp_path / "rollback").exists()
 
 
+def test_outputs_too_large_for_a_result_fail_with_the_fix(tmp_path: Path):
+    completed = run_task(
+        "sample_tasks:HugeOutputs", "--parameters", json.dumps({"markers": str(tmp_path)})
+    )
+    assert completed.returncode == 1
+    assert "a result may hold 65536" in completed.stderr
+    assert "put its location in outputs" in completed.stderr
+    assert (tmp_path / "rollback").exists()
+
+
 def test_sigterm_rolls_back_and_exits_143(tmp_path: Path):
     markers, result_path = tmp_path / "markers", tmp_path / "result.json"
     process = subprocess.Popen(

@@ -19,7 +19,7 @@ from loguru import logger
 from processing_core.definition.naming import PYTHON_PATH_RE
 from processing_core.definition.task import RunContext, TaskBase
 from processing_core.errors import TaskResolutionError
-from processing_core.runtime.result import TaskResult, check_json, write_result
+from processing_core.runtime.result import TaskResult, check_json, check_result, write_result
 
 EXIT_SUCCESS = 0
 EXIT_FAILED = 1
@@ -109,8 +109,7 @@ def run_task(task_class: type[TaskBase], context: RunContext, result_path: str |
     try:
         with _sigterm_raises(), task:
             task()
-            check_json(task.outputs, f"{task_class.__name__}.outputs")
-            check_json(task.metrics, f"{task_class.__name__}.metrics")
+            check_result(task.outputs, task.metrics, task_class.__name__)
     except TaskTerminated:
         log.error("Task {} terminated by SIGTERM; rolled back", context.task_id)
         result = TaskResult("terminated", "terminated by SIGTERM", task.outputs, task.metrics)

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 Status = Literal["success", "failed", "terminated"]
+# Results travel through XCom and, for downstream tasks, through command-line arguments
+# (Linux caps one argument at 128 KiB); data belongs in storage, its location in outputs.
+MAX_RESULT_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -25,16 +28,26 @@ class TaskResult:
         return json.dumps(asdict(self), sort_keys=True, allow_nan=False, separators=(",", ":"))
 
 
-def check_json(value: object, what: str) -> None:
-    """Raise TypeError naming the first value in `value` that JSON cannot carry."""
+def check_json(value: object, what: str) -> int:
+    """The size of `value` as JSON; TypeError names what JSON cannot carry."""
     if not isinstance(value, Mapping):
         raise TypeError(f"{what} must be a dict, not {type(value).__name__}")
     try:
-        json.dumps(value, allow_nan=False)
+        return len(json.dumps(value, allow_nan=False).encode())
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"{what} must hold only JSON values (str, int, float, bool, None, list, dict): {error}"
         ) from None
+
+
+def check_result(outputs: object, metrics: object, task_name: str) -> None:
+    """Raise if the outputs and metrics cannot travel as a result (not JSON, or too large)."""
+    size = check_json(outputs, f"{task_name}.outputs") + check_json(metrics, f"{task_name}.metrics")
+    if size > MAX_RESULT_BYTES:
+        raise ValueError(
+            f"{task_name}.outputs and .metrics are {size} bytes of JSON; a result may hold "
+            f"{MAX_RESULT_BYTES}. Write large data to storage and put its location in outputs"
+        )
 
 
 def write_result(result: TaskResult, destination: str | None) -> None:
