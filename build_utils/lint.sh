@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Lint exactly as CI does.
+# Lint exactly as CI does: ruff (rules and formatting) and mypy over the library.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ruff="${RUFF:-.venv/bin/ruff}"
-[ -x "$ruff" ] || ruff=ruff
-"$ruff" check .
-"$ruff" format --check .
+bin="${VENV_BIN:-.venv/bin}"
+"$bin/ruff" check .
+"$bin/ruff" format --check .
+"$bin/mypy"

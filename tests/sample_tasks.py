@@ -21,6 +21,12 @@ class Echo(TaskBase):
         self.metrics = {"answer": 42}
 
 
+class Chatty(Echo):
+    def run(self) -> None:
+        print("progress: 50%", end="")
+        super().run()
+
+
 class MarkerTask(TaskBase):
     """Writes marker files (pre_run, run, post_run, rollback, close) to `parameters['markers']`."""
 

@@ -49,10 +49,11 @@ def test_success_writes_the_result_file(tmp_path: Path):
     assert "the_task" in completed.stderr  # log lines name the task
 
 
-def test_result_on_stdout_is_the_last_line(tmp_path: Path):
-    completed = run_task("sample_tasks:Echo", "--result-path", "-")
+def test_result_on_stdout_is_the_last_line_even_after_unterminated_prints(tmp_path: Path):
+    completed = run_task("sample_tasks:Chatty", "--result-path", "-")
     assert completed.returncode == 0, completed.stderr
-    last = completed.stdout.strip().splitlines()[-1]
+    assert completed.stdout.startswith("progress: 50%\n")
+    last = completed.stdout.splitlines()[-1]
     assert json.loads(last)["status"] == "success"
 
 

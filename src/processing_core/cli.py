@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from processing_core.errors import ProcessingCoreError
+
+if TYPE_CHECKING:
+    from processing_core.build_utils import ExportResult
 
 app = typer.Typer(
     name="processing-core",
@@ -44,7 +46,9 @@ def _fail(error: ProcessingCoreError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _render(package: str, version: str | None, target: str, image: str | None) -> list:
+def _render(
+    package: str, version: str | None, target: str, image: str | None
+) -> list[ExportResult]:
     from processing_core.build_utils import discover_workflows, render_workflows
     from processing_core.nodes.dag import ExportOptions
 
@@ -181,4 +185,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

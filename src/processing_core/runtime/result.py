@@ -56,8 +56,9 @@ def write_result(result: TaskResult, destination: str | None) -> None:
         return
     text = result.to_json()
     if destination == "-":
-        sys.stdout.flush()
-        sys.stdout.write(text + "\n")
+        # On a line of its own even if the task printed without a final newline: the
+        # BashOperator pushes the last line to XCom.
+        sys.stdout.write("\n" + text + "\n")
         sys.stdout.flush()
         return
     path = Path(destination)
