@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from processing_core import Resources, SecretRef, TaskBase
+from processing_core import Resources, SecretRef, SparkResources, SparkTaskBase, TaskBase
 
 
 class Good(TaskBase):
@@ -53,3 +53,25 @@ def make_local_class() -> type[TaskBase]:
             pass
 
     return Local
+
+
+class _Spark(SparkTaskBase):
+    def run(self) -> None:
+        pass
+
+
+def _spark(name: str, **resources: object) -> type[TaskBase]:
+    cls = type(name, (_Spark,), {"spark_resources": SparkResources(**resources)})
+    cls.__module__ = __name__
+    globals()[name] = cls
+    return cls
+
+
+SparkZeroCores = _spark("SparkZeroCores", driver_cores=0)
+SparkZeroMemory = _spark("SparkZeroMemory", executor_memory=0)
+SparkUnknownUnit = _spark("SparkUnknownUnit", driver_memory="2 parsecs")
+SparkUnknownSuffix = _spark("SparkUnknownSuffix", executor_memory_overhead="512x")
+SparkMinAboveMax = _spark("SparkMinAboveMax", min_executors=5, max_executors=3)
+SparkInitialOutside = _spark("SparkInitialOutside", initial_executors=9, max_executors=4)
+SparkJinjaConf = _spark("SparkJinjaConf", spark_conf={"spark.x": "{{ 7 * 7 }}"})
+SparkBadAnnotations = _spark("SparkBadAnnotations", driver_annotations={"a": 1})

@@ -6,7 +6,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from processing_core import Resources, SecretRef, TaskBase
+from processing_core import Resources, SecretRef, SparkResources, SparkTaskBase, TaskBase
 
 
 class Echo(TaskBase):
@@ -97,3 +97,35 @@ class Declared(TaskBase):
 
     def run(self) -> None:
         self.outputs = {"ok": True}
+
+
+class SparkCount(SparkTaskBase):
+    """Counts to `parameters['n']` with Spark; fails after counting if `parameters['fail']`."""
+
+    spark_resources = SparkResources(spark_conf={"spark.sql.shuffle.partitions": "2"})
+
+    def run(self) -> None:
+        self.session_seen = self.spark
+        self.outputs = {"count": self.spark.range(self.parameters["n"]).count()}
+        if self.parameters.get("fail"):
+            raise RuntimeError("spark task failed on purpose")
+
+    def rollback(self) -> None:
+        self.rolled_back_with_session = self._spark is not None
+
+
+class SparkSized(SparkTaskBase):
+    spark_resources = SparkResources(
+        executor_memory="3g",
+        executor_cores=2,
+        min_executors=1,
+        max_executors=6,
+        initial_executors=2,
+        spark_conf={"spark.sql.adaptive.enabled": "true"},
+        driver_annotations={"team.example.org/owner": "imaging", "shared": "from-class"},
+    )
+    retries = 2
+    secrets = {"DB_PASSWORD": SecretRef(secret="db-credentials", key="password")}
+
+    def run(self) -> None:
+        pass

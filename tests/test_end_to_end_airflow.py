@@ -67,6 +67,7 @@ def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_h
         "calibrate": "success",
         "quality_check": "success",
         "make_products": "success",
+        "frame_statistics": "success",
         "publish": "success",
     }
     results = xcom_results(airflow_home, L1_DAG)
@@ -79,6 +80,10 @@ def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_h
     manifest = json.loads((run_folder / "manifest.json").read_text())
     # publish received both upstreams' outputs
     assert manifest["quality"] == results["quality_check"]["outputs"]
+    # the Spark step really ran (local pyspark) and its outputs travelled to publish
+    assert manifest["statistics"] == results["frame_statistics"]["outputs"]
+    assert len(manifest["statistics"]["frames"]) == 4
+    assert results["frame_statistics"]["metrics"] == {"pixels": 4 * 8 * 8}
     assert manifest["product_path"] == results["make_products"]["outputs"]["product_path"]
     assert manifest["workflow"] == "l0_to_l1_vbi"
     assert manifest["version"] == EXAMPLE_VERSION

@@ -15,7 +15,8 @@ L1_EDGES = {
     "calibrate": {"ingest"},
     "quality_check": {"calibrate"},
     "make_products": {"calibrate"},
-    "publish": {"quality_check", "make_products"},
+    "frame_statistics": {"calibrate"},
+    "publish": {"quality_check", "make_products", "frame_statistics"},
 }
 QUICKLOOK_EDGES = {
     "ingest": set(),
@@ -47,8 +48,16 @@ def test_tasks_and_edges(dagbag, dag_id, edges):
     target, _, bag = dagbag
     dag = bag.dags[dag_id]
     assert {t.task_id: set(t.upstream_task_ids) for t in dag.tasks} == edges
-    expected = "KubernetesPodOperator" if target == "kubernetes" else "BashOperator"
-    assert {type(t).__name__ for t in dag.tasks} == {expected}
+    if target == "local":
+        assert {type(t).__name__ for t in dag.tasks} == {"BashOperator"}
+    else:
+        assert {t.task_id: type(t).__name__ for t in dag.tasks if "Spark" in type(t).__name__} == (
+            {"frame_statistics": "SparkKubernetesOperator"} if dag_id == L1_DAG else {}
+        )
+        assert {type(t).__name__ for t in dag.tasks} <= {
+            "KubernetesPodOperator",
+            "SparkKubernetesOperator",
+        }
 
 
 def test_params_become_airflow_params_with_schema(dagbag):
@@ -152,6 +161,7 @@ def test_generated_file_imports_only_airflow_and_the_provider(kubernetes_dags: P
         assert modules <= {
             "airflow.sdk",
             "airflow.providers.cncf.kubernetes.operators.pod",
+            "airflow.providers.cncf.kubernetes.operators.spark_kubernetes",
             "airflow.providers.cncf.kubernetes.secret",
             "kubernetes.client.models",
             "datetime",
@@ -180,8 +190,11 @@ def test_in_memory_dag_matches_the_file(kubernetes_dags: Path):
     }
     for task in in_memory.tasks:
         other = from_file.get_task(task.task_id)
-        assert task.arguments == other.arguments
-        assert task.labels == other.labels
+        if hasattr(task, "template_spec") and task.template_spec:
+            assert task.template_spec == other.template_spec
+        else:
+            assert task.arguments == other.arguments
+            assert task.labels == other.labels
     assert in_memory.params.dump() == from_file.params.dump()
 
 

@@ -1,7 +1,14 @@
 """The example pipeline's workflows."""
 
 from processing_core import Parameter, Workflow
-from workflows.tasks import Calibrate, Ingest, MakeProducts, Publish, QualityCheck
+from workflows.tasks import (
+    Calibrate,
+    FrameStatistics,
+    Ingest,
+    MakeProducts,
+    Publish,
+    QualityCheck,
+)
 
 PARAMETERS = (
     Parameter("data_root", default="/data/processing", description="Folder shared by the tasks."),
@@ -19,8 +26,8 @@ l0_to_l1 = Workflow(
     workflow_package=__package__,
     description="Calibrate VBI frames and publish the L1 product.",
     doc_md=(
-        "# VBI L0 to L1\n\nIngest raw frames, calibrate them, check their quality and build "
-        "the L1 product in parallel, then publish."
+        "# VBI L0 to L1\n\nIngest raw frames, calibrate them, then in parallel check their "
+        "quality, build the L1 product and compute frame statistics with Spark; publish."
     ),
     tags=["example", "imaging"],
     parameters=PARAMETERS,
@@ -29,7 +36,8 @@ l0_to_l1.add_node(Ingest)
 l0_to_l1.add_node(Calibrate, upstreams=Ingest)
 l0_to_l1.add_node(QualityCheck, upstreams=Calibrate)
 l0_to_l1.add_node(MakeProducts, upstreams=Calibrate)
-l0_to_l1.add_node(Publish, upstreams=[QualityCheck, MakeProducts])
+l0_to_l1.add_node(FrameStatistics, upstreams=Calibrate)
+l0_to_l1.add_node(Publish, upstreams=[QualityCheck, MakeProducts, FrameStatistics])
 
 # A quick look for operators: the same QualityCheck class twice, on raw and calibrated frames.
 quicklook = Workflow(

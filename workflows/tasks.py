@@ -8,7 +8,7 @@ import statistics
 from datetime import timedelta
 from pathlib import Path
 
-from processing_core import Resources, SecretRef, TaskBase
+from processing_core import Resources, SecretRef, SparkResources, SparkTaskBase, TaskBase
 from workflows.frames import read_frames, run_folder, write_json
 
 
@@ -114,6 +114,51 @@ class MakeProducts(TaskBase):
         self.outputs = {"product_path": str(path), "frames_combined": len(frames)}
 
 
+class FrameStatistics(SparkTaskBase):
+    """Per-frame statistics of the calibrated frames, computed with Spark."""
+
+    retries = 1
+    spark_resources = SparkResources(
+        executor_memory="2g",
+        initial_executors=1,
+        min_executors=1,
+        max_executors=4,
+        spark_conf={"spark.sql.shuffle.partitions": "8"},
+        driver_annotations={"example.org/team": "imaging"},
+    )
+
+    def run(self) -> None:
+        from pyspark.sql import functions as F
+
+        calibrated = self.inputs["calibrate"]
+        frames = self.spark.read.json(calibrated["frames_path"], multiLine=True)
+        pixels = (
+            frames.select(F.posexplode("frames").alias("frame", "rows"))
+            .select("frame", F.explode("rows").alias("row"))
+            .select("frame", F.explode("row").alias("value"))
+        )
+        per_frame = (
+            pixels.groupBy("frame")
+            .agg(
+                F.mean("value").alias("mean"),
+                F.stddev_pop("value").alias("stddev"),
+                F.min("value").alias("min"),
+                F.max("value").alias("max"),
+                F.count("value").alias("pixels"),
+            )
+            .orderBy("frame")
+            .collect()
+        )
+        self.outputs = {
+            "frames": [
+                {key: row[key] for key in ("frame", "mean", "stddev", "min", "max")}
+                for row in per_frame
+            ],
+            "overall_mean": pixels.agg(F.mean("value")).first()[0],
+        }
+        self.metrics = {"pixels": sum(row["pixels"] for row in per_frame)}
+
+
 class Publish(TaskBase):
     """Publish the L1 product with its quality report to the archive."""
 
@@ -123,12 +168,14 @@ class Publish(TaskBase):
 
     def run(self) -> None:
         quality, products = self.inputs["quality_check"], self.inputs["make_products"]
+        statistics = self.inputs["frame_statistics"]
         manifest = {
             "workflow": self.workflow_name,
             "version": self.workflow_version,
             "run_id": self.run_id,
             "product_path": products["product_path"],
             "quality": quality,
+            "statistics": statistics,
             # Whether credentials were mounted; the token itself is never written anywhere.
             "authenticated": bool(os.environ.get("ARCHIVE_TOKEN")),
         }

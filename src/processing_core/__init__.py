@@ -7,6 +7,8 @@ whose tasks run in the pipeline's image on Kubernetes (or on the Airflow worker)
 from processing_core._meta import library_version
 from processing_core.definition.parameters import Parameter
 from processing_core.definition.resources import Resources, SecretRef
+from processing_core.definition.spark import SparkResources
+from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.task import RunContext, TaskBase
 from processing_core.definition.workflow import Workflow
 from processing_core.errors import (
@@ -32,6 +34,8 @@ __all__ = [
     "RunContext",
     "SecretRef",
     "SettingsError",
+    "SparkResources",
+    "SparkTaskBase",
     "TaskBase",
     "Workflow",
     "WorkflowDefinitionError",

@@ -179,6 +179,20 @@ def run_task(
     raise typer.Exit(code=code)
 
 
+@app.command("spark-main")
+def spark_main() -> None:
+    """Print the installed path of the Spark tasks' main application file.
+
+    A pipeline image links it where SPARK_ON_K8S_MAIN_APPLICATION_FILE points, e.g.
+    `RUN ln -s "$(processing-core spark-main)" /opt/processing-core/spark_main.py`.
+    """
+    from importlib.util import find_spec
+
+    spec = find_spec("processing_core.runtime.spark_main")
+    assert spec is not None and spec.origin is not None
+    typer.echo(spec.origin)
+
+
 def main() -> None:
     """Console entry point."""
     app(prog_name="processing-core")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -128,6 +128,63 @@ class Settings(BaseSettings):
     )
     loguru_level: str = Field(default="INFO", description="Lowest level of log lines written.")
 
+    # Spark tasks: defaults for every Spark task's SparkApplication; a task class's
+    # spark_resources wins field by field. Memory in MB (or with a unit: 2g, 512m).
+    spark_on_k8s_driver_cpu: int = Field(default=1, gt=0, description="Spark driver cores.")
+    spark_on_k8s_driver_memory: int = Field(default=1024, description="Spark driver memory in MB.")
+    spark_on_k8s_driver_memory_overhead: int = Field(
+        default=512, description="Spark driver memory overhead in MB."
+    )
+    spark_on_k8s_executor_cpu: int = Field(default=1, gt=0, description="Spark executor cores.")
+    spark_on_k8s_executor_memory: int = Field(
+        default=1024, description="Spark executor memory in MB."
+    )
+    spark_on_k8s_executor_memory_overhead: int = Field(
+        default=512, description="Spark executor memory overhead in MB."
+    )
+    spark_on_k8s_executor_initial_instances: int = Field(
+        default=2, gt=0, description="Executors at start."
+    )
+    spark_on_k8s_executor_min_instances: int = Field(
+        default=2, gt=0, description="Fewest executors; below max turns on dynamic allocation."
+    )
+    spark_on_k8s_executor_max_instances: int = Field(default=2, gt=0, description="Most executors.")
+    spark_on_k8s_spark_driver_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            'JSON object of annotations for driver pods, e.g. `{"my.annotation/driver": "v"}`.'
+        ),
+    )
+    spark_on_k8s_spark_executor_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object of annotations for executor pods.",
+    )
+    spark_on_k8s_spark_version: str = Field(
+        default="4.0.1",
+        pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
+        description="Spark version of the pipeline image (the SparkApplication's sparkVersion).",
+    )
+    spark_on_k8s_main_application_file: str = Field(
+        default="local:///opt/processing-core/spark_main.py",
+        pattern=r"^[A-Za-z0-9+.-]+://[A-Za-z0-9_./-]+$",
+        description=(
+            "Where the image holds processing-core's Spark entrypoint "
+            "(`processing-core spark-main` prints the installed file to link there)."
+        ),
+    )
+    pyspark_gateway_port: int | None = Field(
+        default=None,
+        description=(
+            "Set by spark-submit, not by people: when present, a Spark task joins the submitted "
+            "application instead of starting local Spark."
+        ),
+    )
+    spark_local_master: str = Field(
+        default="local[2]",
+        pattern=r"^local(\[([0-9]+|\*)\])?$",
+        description="Spark master of a Spark task run outside Kubernetes (local mode).",
+    )
+
     @field_validator(
         "build_version", "pipeline_image_repository", "k8s_service_account", mode="before"
     )
@@ -142,6 +199,44 @@ class Settings(BaseSettings):
             if name and not re.fullmatch(_DNS_SUBDOMAIN, name):
                 raise ValueError(f"{name!r} is not a Kubernetes Secret name")
         return value
+
+    @field_validator(
+        "spark_on_k8s_driver_memory",
+        "spark_on_k8s_driver_memory_overhead",
+        "spark_on_k8s_executor_memory",
+        "spark_on_k8s_executor_memory_overhead",
+        mode="before",
+    )
+    @classmethod
+    def _memory_mb(cls, value: object) -> int:
+        from processing_core.definition.spark import parse_memory_mb
+
+        return parse_memory_mb(value)
+
+    @field_validator(
+        "spark_on_k8s_spark_driver_annotations", "spark_on_k8s_spark_executor_annotations"
+    )
+    @classmethod
+    def _annotations(cls, value: dict[str, str]) -> dict[str, str]:
+        from processing_core.definition.spark import string_map_problems
+
+        problems = string_map_problems(value, "annotations")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @model_validator(mode="after")
+    def _executor_instances(self) -> Settings:
+        from processing_core.definition.spark import instance_problems
+
+        names = ("initial", "min", "max")
+        problems = instance_problems(
+            [getattr(self, f"spark_on_k8s_executor_{n}_instances") for n in names],
+            [f"SPARK_ON_K8S_EXECUTOR_{n.upper()}_INSTANCES" for n in names],
+        )
+        if problems:
+            raise ValueError(problems[0])
+        return self
 
     def profiles(self) -> dict[str, ResourceProfileSettings]:
         """The built-in resource profiles with RESOURCE_PROFILES merged over them."""
@@ -161,10 +256,16 @@ def load_settings(**overrides: Any) -> Settings:
         problems = [_problem(found.group(1) if found else "?", "not valid JSON")]
     except ValidationError as error:
         problems = [
-            _problem(str(item["loc"][0]) if item["loc"] else "?", item["msg"])
+            _problem(str(item["loc"][0]), _plain(item["msg"]))
+            if item["loc"]
+            else _plain(item["msg"])
             for item in error.errors()
         ]
     raise SettingsError("Invalid environment setting(s):\n  " + "\n  ".join(problems))
+
+
+def _plain(message: str) -> str:
+    return message.removeprefix("Value error, ")
 
 
 def _problem(field_name: str, what: str) -> str:

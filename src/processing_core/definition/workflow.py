@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
-from processing_core.definition import naming
+from processing_core.definition import naming, spark
 from processing_core.definition.parameters import NO_DEFAULT, Parameter
 from processing_core.definition.resources import Resources, SecretRef
+from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.task import TaskBase
 from processing_core.errors import WorkflowDefinitionError
 
@@ -191,6 +192,14 @@ class Workflow:
             found.extend(self._prefixed(_cycle_problems(edges)))
         profiles = settings.profiles()
         for node in self._nodes.values():
+            task = node.task_class
+            if issubclass(task, SparkTaskBase) and not spark.declared_problems(
+                task.spark_resources
+            ):
+                found.extend(
+                    self._message(problem, task=node.task_id)
+                    for problem in spark.resolved_problems(task.spark_resources, settings)
+                )
             profile = node.task_class.resource_profile
             if profile not in profiles:
                 found.append(
@@ -355,6 +364,8 @@ def task_class_problems(task: type[TaskBase]) -> list[str]:
     if not isinstance(task.resource_profile, str):
         found.append(f"resource_profile must be a profile name, not {task.resource_profile!r}")
     found.extend(_secret_problems(task.secrets))
+    if issubclass(task, SparkTaskBase):
+        found.extend(spark.declared_problems(task.spark_resources))
     module, _, qualname = task.import_path().partition(":")
     if module == "__main__" or not naming.PYTHON_PATH_RE.fullmatch(qualname):
         found.append(

@@ -9,11 +9,13 @@ from typing import Any, Literal, get_args
 from processing_core.config import Settings, load_settings
 from processing_core.definition import naming
 from processing_core.definition.parameters import NO_DEFAULT
+from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.workflow import Workflow
 from processing_core.errors import ExportError
 from processing_core.nodes.common import markdown
 from processing_core.nodes.kubernetes import kubernetes_operator
 from processing_core.nodes.local import local_operator
+from processing_core.nodes.spark import spark_operator
 from processing_core.nodes.spec import Call, DagSpec, OperatorSpec
 
 Target = Literal["kubernetes", "local"]
@@ -96,9 +98,12 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
             "settings": options.settings,
         }
         if options.target == "kubernetes":
-            tasks.append(
-                kubernetes_operator(node, image=options.image_for(workflow, version), **common)
+            adapter = (
+                spark_operator
+                if issubclass(node.task_class, SparkTaskBase)
+                else kubernetes_operator
             )
+            tasks.append(adapter(node, image=options.image_for(workflow, version), **common))
         else:
             tasks.append(local_operator(node, **common))
     return DagSpec(

@@ -1,0 +1,189 @@
+"""Spark node: a Spark task becomes a SparkKubernetesOperator submitting a SparkApplication.
+
+Everything goes into the SparkApplication itself (`template_spec["spark"]`), as plain data:
+the provider's optional `kubernetes` section would overwrite the driver's and executors'
+env, volumes and node selection wholesale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from processing_core.config import ResourceProfileSettings, Settings
+from processing_core.definition import naming, spark
+from processing_core.definition.spark_task import SparkTaskBase
+from processing_core.definition.workflow import TaskNode
+from processing_core.nodes.common import base_operator_kwargs, inputs_template, run_task_arguments
+from processing_core.nodes.kubernetes import LABEL_PREFIX, XCOM_RESULT_PATH
+from processing_core.nodes.spec import OperatorSpec
+
+OPERATOR = "airflow.providers.cncf.kubernetes.operators.spark_kubernetes:SparkKubernetesOperator"
+API_VERSION = "sparkoperator.k8s.io/v1beta2"
+# SparkKubernetesOperator.template_ext (tests/test_spark.py keeps them equal).
+SPARK_TEMPLATE_EXTENSIONS = ("yaml", "yml", "json")
+
+# The provider's XCom sidecar (airflow.providers.cncf.kubernetes.utils.xcom_sidecar.PodDefaults)
+# as plain data, added to the driver so the operator can read the result as for any pod.
+# tests/test_spark.py keeps it equal to the provider's.
+XCOM_VOLUME = {"name": "xcom", "emptyDir": {}}
+XCOM_MOUNT = {"name": "xcom", "mountPath": "/airflow/xcom"}
+XCOM_SIDECAR = {
+    "name": "airflow-xcom-sidecar",
+    "image": "alpine",
+    "command": ["sh", "-c", 'trap "exit 0" INT; while true; do sleep 1; done;'],
+    "volumeMounts": [XCOM_MOUNT],
+    "resources": {"requests": {"cpu": "1m", "memory": "10Mi"}},
+}
+
+
+def spark_operator(
+    node: TaskNode,
+    *,
+    workflow_name: str,
+    version: str,
+    dag_id: str,
+    image: str,
+    upstream_task_ids: tuple[str, ...],
+    profile: ResourceProfileSettings,
+    settings: Settings,
+) -> OperatorSpec:
+    task = node.task_class
+    assert issubclass(task, SparkTaskBase)
+    resources = spark.resolve(task.spark_resources, settings)
+    labels = {
+        f"{LABEL_PREFIX}/task": naming.label_value(node.task_id),
+        f"{LABEL_PREFIX}/version": naming.label_value(naming.image_tag(version)),
+        f"{LABEL_PREFIX}/workflow": naming.label_value(workflow_name),
+    }
+    annotations = {
+        f"{LABEL_PREFIX}/task-class": task.import_path(),
+        f"{LABEL_PREFIX}/workflow-version": version,
+    }
+    pod: dict[str, Any] = {"labels": labels, "env": _environment(task)}
+    if settings.k8s_service_account:
+        pod["serviceAccount"] = settings.k8s_service_account
+    if profile.node_selector:
+        pod["nodeSelector"] = dict(sorted(profile.node_selector.items()))
+    if profile.tolerations:
+        pod["tolerations"] = [dict(sorted(t.items())) for t in profile.tolerations]
+    if profile.affinity:
+        pod["affinity"] = profile.affinity
+    driver = {
+        "cores": resources.driver_cores,
+        "memory": f"{resources.driver_memory_mb}m",
+        "memoryOverhead": f"{resources.driver_memory_overhead_mb}m",
+        "annotations": {**annotations, **resources.driver_annotations},
+        **pod,
+        "volumeMounts": [XCOM_MOUNT],
+        "sidecars": [XCOM_SIDECAR],
+    }
+    executor = {
+        "cores": resources.executor_cores,
+        "instances": resources.initial_executors,
+        "memory": f"{resources.executor_memory_mb}m",
+        "memoryOverhead": f"{resources.executor_memory_overhead_mb}m",
+        "annotations": {**annotations, **resources.executor_annotations},
+        **pod,
+    }
+    spec: dict[str, Any] = {
+        "type": "Python",
+        "pythonVersion": "3",
+        "mode": "cluster",
+        "sparkVersion": settings.spark_on_k8s_spark_version,
+        "image": image,
+        "imagePullPolicy": settings.k8s_image_pull_policy,
+        "mainApplicationFile": settings.spark_on_k8s_main_application_file,
+        "arguments": run_task_arguments(
+            node,
+            workflow_name=workflow_name,
+            version=version,
+            dag_id=dag_id,
+            run_id="{{ run_id }}",
+            try_number="{{ ti.try_number }}",
+            parameters="{{ params | tojson }}",
+            inputs=inputs_template(upstream_task_ids),
+            result_path=XCOM_RESULT_PATH,
+        ),
+        "restartPolicy": _restart_policy(task),
+        "driver": driver,
+        "executor": executor,
+        "volumes": [XCOM_VOLUME],
+    }
+    if settings.image_pull_secret_names():
+        spec["imagePullSecrets"] = settings.image_pull_secret_names()
+    if resources.dynamic_allocation:
+        spec["dynamicAllocation"] = {
+            "enabled": True,
+            "initialExecutors": resources.initial_executors,
+            "minExecutors": resources.min_executors,
+            "maxExecutors": resources.max_executors,
+        }
+    if resources.spark_conf:
+        spec["sparkConf"] = resources.spark_conf
+    application = {
+        "apiVersion": API_VERSION,
+        "kind": "SparkApplication",
+        "metadata": {"name": naming.dns_label(node.task_id), "namespace": settings.k8s_namespace},
+        "spec": spec,
+    }
+    kwargs: dict[str, Any] = base_operator_kwargs(node, profile)
+    kwargs |= {
+        "name": naming.dns_label(node.task_id),
+        "namespace": settings.k8s_namespace,
+        "kubernetes_conn_id": settings.k8s_conn_id,
+        "template_spec": _literal_file_names({"spark": application}),
+        "get_logs": True,
+        "do_xcom_push": True,
+        "startup_timeout_seconds": settings.k8s_startup_timeout_seconds,
+    }
+    return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
+
+
+def _literal_file_names(value: Any) -> Any:
+    """Keep strings that end like a file name (`.json`, `.yaml`, `.yml`) plain strings.
+
+    SparkKubernetesOperator's template_ext is ("yaml", "yml", "json"), so Airflow would read
+    any such string in template_spec as the path of a template file (e.g. the result path
+    `/airflow/xcom/return.json`, a task id `to_json`, a conf value `app.yaml`). A Jinja
+    string literal renders back to exactly the same text, whatever it holds.
+    """
+    if isinstance(value, dict):
+        return {key: _literal_file_names(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_literal_file_names(item) for item in value]
+    if isinstance(value, str) and value.endswith(SPARK_TEMPLATE_EXTENSIONS):
+        escaped = value.encode("unicode-escape").decode("ascii").replace('"', '\\"')
+        return '{{ "' + escaped + '" }}'
+    return value
+
+
+def _environment(task: type[SparkTaskBase]) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+    ]
+    env += [
+        {"name": variable, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}}}
+        for variable, ref in sorted(task.secrets.items())
+    ]
+    return env
+
+
+def _restart_policy(task: type[SparkTaskBase]) -> dict[str, Any]:
+    """The task's retries as the Spark Operator's restart policy, for submission failures.
+
+    A failed driver fails the Airflow try (and the operator deletes the application), so
+    failed runs are retried by Airflow, each try a fresh SparkApplication with its own try
+    number and rollback. What the Spark Operator retries is the submission, which fails
+    before any task code runs (API server hiccups, quota races).
+    """
+    if task.retries == 0:
+        return {"type": "Never"}
+    interval = max(1, int(task.retry_delay.total_seconds()))
+    return {
+        "type": "OnFailure",
+        "onFailureRetries": 0,
+        "onFailureRetryInterval": interval,
+        "onSubmissionFailureRetries": task.retries,
+        "onSubmissionFailureRetryInterval": interval,
+    }
