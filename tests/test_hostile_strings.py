@@ -31,7 +31,8 @@ hostile_text = st.one_of(
     st.text(min_size=1, max_size=40),
 )
 ALLOWED_CALLS = {
-    "DAG", "Param", "KubernetesPodOperator", "BashOperator", "timedelta", "Secret",
+    "DAG", "Param", "KubernetesPodOperator", "BashOperator", "SparkKubernetesOperator",
+    "timedelta", "Secret",
     "V1EnvVar", "V1EnvVarSource", "V1ObjectFieldSelector", "V1ResourceRequirements",
 }  # fmt: skip
 
@@ -136,3 +137,34 @@ def test_hostile_versions_are_rejected_or_safe(version):
         return
     assert_only_expected_code(source)
     assert load(source).dag_id == f"l0_to_l1_vbi_{version.replace('+', '-')}"
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=hostile_text, suffix=st.sampled_from(["", ".json", ".yaml", "yml", ".sh"]))
+def test_spark_conf_and_annotation_values_survive_file_and_templating(value, suffix):
+    from processing_core import SparkResources, SparkTaskBase
+
+    text = value + suffix
+    resources = SparkResources(spark_conf={"spark.x": text}, executor_annotations={"a/b": text})
+    task = type(
+        "Hostile", (SparkTaskBase,), {"spark_resources": resources, "run": lambda self: None}
+    )
+    task.__module__ = "sample_tasks"
+    workflow = Workflow("l0", "l1", "vbi", version="1.0.0", workflow_package="sample_tasks")
+    try:
+        workflow.add_node(task)
+        source = render(workflow, "kubernetes")
+    except WorkflowDefinitionError as error:
+        assert "Jinja marker" in str(error) or "is not a pair" in str(error)
+        assert any(mark in text for mark in ("{{", "{%", "{#")) or not text
+        return
+    assert_only_expected_code(source)
+    operator = load(source).get_task("hostile")
+
+    class TaskInstance:
+        try_number = 1
+
+    operator.render_template_fields({"run_id": "r", "ti": TaskInstance(), "params": {}})
+    spec = operator.template_spec["spark"]["spec"]
+    assert spec["sparkConf"] == {"spark.x": text}
+    assert spec["executor"]["annotations"]["a/b"] == text
