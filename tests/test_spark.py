@@ -4,6 +4,7 @@ documented, and real runs with local pyspark."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import statistics
 from pathlib import Path
@@ -19,6 +20,10 @@ from processing_core import RunContext, Workflow, WorkflowDefinitionError
 from processing_core.config import load_settings
 from processing_core.errors import SettingsError
 from processing_core.nodes.spark import XCOM_MOUNT, XCOM_SIDECAR, XCOM_VOLUME
+
+# py4j logs "Closing down clientserver connection" at interpreter exit, after pytest has
+# closed the streams it captured; that line says nothing about the tests.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 CRD = REPO_ROOT.parent / "shared" / "schemas" / "sparkoperator.k8s.io_sparkapplications.yaml"
 

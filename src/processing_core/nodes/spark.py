@@ -131,7 +131,7 @@ def spark_operator(
         "name": naming.dns_label(node.task_id),
         "namespace": settings.k8s_namespace,
         "kubernetes_conn_id": settings.k8s_conn_id,
-        "template_spec": _literal_file_names({"spark": application}),
+        "template_spec": _jinja_proof({"spark": application}),
         "get_logs": True,
         "do_xcom_push": True,
         "startup_timeout_seconds": settings.k8s_startup_timeout_seconds,
@@ -139,19 +139,22 @@ def spark_operator(
     return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
 
 
-def _literal_file_names(value: Any) -> Any:
-    """Keep strings that end like a file name (`.json`, `.yaml`, `.yml`) plain strings.
+def _jinja_proof(value: Any) -> Any:
+    """Strings that Airflow's rendering of template_spec would change, as Jinja literals.
 
-    SparkKubernetesOperator's template_ext is ("yaml", "yml", "json"), so Airflow would read
-    any such string in template_spec as the path of a template file (e.g. the result path
-    `/airflow/xcom/return.json`, a task id `to_json`, a conf value `app.yaml`). A Jinja
+    Airflow renders every string of template_spec. SparkKubernetesOperator's template_ext is
+    ("yaml", "yml", "json"), so a string ending so is read as the path of a template file
+    (the result path `/airflow/xcom/return.json`, a task id `to_json`, a conf value
+    `app.yaml`); and Jinja drops a trailing newline and turns `\r\n` into `\n`. A Jinja
     string literal renders back to exactly the same text, whatever it holds.
     """
     if isinstance(value, dict):
-        return {key: _literal_file_names(item) for key, item in value.items()}
+        return {key: _jinja_proof(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_literal_file_names(item) for item in value]
-    if isinstance(value, str) and value.endswith(SPARK_TEMPLATE_EXTENSIONS):
+        return [_jinja_proof(item) for item in value]
+    if isinstance(value, str) and (
+        value.endswith(SPARK_TEMPLATE_EXTENSIONS) or "\n" in value or "\r" in value
+    ):
         escaped = value.encode("unicode-escape").decode("ascii").replace('"', '\\"')
         return '{{ "' + escaped + '" }}'
     return value
