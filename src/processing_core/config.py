@@ -33,6 +33,15 @@ class ResourceProfileSettings(BaseModel):
     affinity: dict[str, Any] | None = None
     pool: str | None = None
 
+    def placement(self) -> dict[str, Any]:
+        """The pod's node selection as operator arguments, in a stable order; unset left out."""
+        placement: dict[str, Any] = {
+            "node_selector": dict(sorted(self.node_selector.items())),
+            "tolerations": [dict(sorted(t.items())) for t in self.tolerations],
+            "affinity": self.affinity,
+        }
+        return {key: value for key, value in placement.items() if value}
+
 
 def _builtin_profiles() -> dict[str, ResourceProfileSettings]:
     # A convention a cluster admin can follow as is, or replace through RESOURCE_PROFILES:

@@ -2,13 +2,62 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from processing_core.config import ResourceProfileSettings
+from processing_core.config import ResourceProfileSettings, Settings
+from processing_core.definition import naming
 from processing_core.definition.task import TaskBase
 from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.spec import Call
+
+# Where the XCom sidecar of a pod (or a Spark driver) reads the task's result.
+XCOM_RESULT_PATH = "/airflow/xcom/return.json"
+LABEL_PREFIX = "processing-core"
+
+
+@dataclass(frozen=True)
+class NodeContext:
+    """What a node adapter needs besides the task: the workflow's version, image and settings."""
+
+    workflow_name: str
+    version: str
+    dag_id: str
+    image: str
+    upstream_task_ids: tuple[str, ...]
+    profile: ResourceProfileSettings
+    settings: Settings
+
+
+def pod_labels(node: TaskNode, context: NodeContext) -> dict[str, str]:
+    """Labels a pod's owner can select on: workflow, version and task, as label values."""
+    return {
+        f"{LABEL_PREFIX}/task": naming.label_value(node.task_id),
+        f"{LABEL_PREFIX}/version": naming.label_value(naming.image_tag(context.version)),
+        f"{LABEL_PREFIX}/workflow": naming.label_value(context.workflow_name),
+    }
+
+
+def pod_annotations(node: TaskNode, context: NodeContext) -> dict[str, str]:
+    """What labels cannot hold: the task's class and the exact (unsanitised) version."""
+    return {
+        f"{LABEL_PREFIX}/task-class": node.task_class.import_path(),
+        f"{LABEL_PREFIX}/workflow-version": context.version,
+    }
+
+
+def templated_run_task_arguments(node: TaskNode, context: NodeContext) -> list[str]:
+    """`run-task` arguments for a container: the run's values as Airflow templates."""
+    return run_task_arguments(
+        node,
+        context,
+        run_id="{{ run_id }}",
+        try_number="{{ ti.try_number }}",
+        parameters="{{ params | tojson }}",
+        inputs=inputs_template(context.upstream_task_ids),
+        result_path=XCOM_RESULT_PATH,
+    )
 
 
 def timedelta_call(delta: timedelta) -> Call:
@@ -46,10 +95,8 @@ def base_operator_kwargs(node: TaskNode, profile: ResourceProfileSettings) -> di
 
 def run_task_arguments(
     node: TaskNode,
+    context: NodeContext,
     *,
-    workflow_name: str,
-    version: str,
-    dag_id: str,
     run_id: str,
     try_number: str,
     parameters: str,
@@ -62,9 +109,9 @@ def run_task_arguments(
     arguments = [
         "run-task",
         node.task_class.import_path(),
-        f"--workflow-name={workflow_name}",
-        f"--workflow-version={version}",
-        f"--dag-id={dag_id}",
+        f"--workflow-name={context.workflow_name}",
+        f"--workflow-version={context.version}",
+        f"--dag-id={context.dag_id}",
         f"--task-id={node.task_id}",
         f"--run-id={run_id}",
         f"--try-number={try_number}",

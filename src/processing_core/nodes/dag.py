@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -10,9 +11,9 @@ from processing_core.config import Settings, load_settings
 from processing_core.definition import naming
 from processing_core.definition.parameters import NO_DEFAULT
 from processing_core.definition.spark_task import SparkTaskBase
-from processing_core.definition.workflow import Workflow
+from processing_core.definition.workflow import TaskNode, Workflow
 from processing_core.errors import ExportError
-from processing_core.nodes.common import markdown
+from processing_core.nodes.common import NodeContext, markdown
 from processing_core.nodes.kubernetes import kubernetes_operator
 from processing_core.nodes.local import local_operator
 from processing_core.nodes.spark import spark_operator
@@ -88,24 +89,18 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
     edges = workflow.upstream_task_ids()
     profiles = options.settings.profiles()
     tasks: list[OperatorSpec] = []
+    image = options.image_for(workflow, version)
     for node in workflow.nodes:
-        common: dict[str, Any] = {
-            "workflow_name": workflow.name,
-            "version": version,
-            "dag_id": dag_id,
-            "upstream_task_ids": edges[node.task_id],
-            "profile": profiles[node.task_class.resource_profile],
-            "settings": options.settings,
-        }
-        if options.target == "kubernetes":
-            adapter = (
-                spark_operator
-                if issubclass(node.task_class, SparkTaskBase)
-                else kubernetes_operator
-            )
-            tasks.append(adapter(node, image=options.image_for(workflow, version), **common))
-        else:
-            tasks.append(local_operator(node, **common))
+        context = NodeContext(
+            workflow_name=workflow.name,
+            version=version,
+            dag_id=dag_id,
+            image=image,
+            upstream_task_ids=edges[node.task_id],
+            profile=profiles[node.task_class.resource_profile],
+            settings=options.settings,
+        )
+        tasks.append(_adapter(options.target, node.task_class)(node, context))
     return DagSpec(
         dag_id=dag_id,
         workflow_name=workflow.name,
@@ -117,6 +112,13 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
             (upstream, node.task_id) for node in workflow.nodes for upstream in edges[node.task_id]
         ),
     )
+
+
+def _adapter(target: str, task: type) -> Callable[[TaskNode, NodeContext], OperatorSpec]:
+    """The node adapter for a task on a target: local runs everything on the worker."""
+    if target == "local":
+        return local_operator
+    return spark_operator if issubclass(task, SparkTaskBase) else kubernetes_operator
 
 
 def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]:

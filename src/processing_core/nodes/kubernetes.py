@@ -4,68 +4,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from processing_core.config import ResourceProfileSettings, Settings
 from processing_core.definition import naming
 from processing_core.definition.workflow import TaskNode
-from processing_core.nodes.common import base_operator_kwargs, inputs_template, run_task_arguments
+from processing_core.nodes.common import (
+    NodeContext,
+    base_operator_kwargs,
+    pod_annotations,
+    pod_labels,
+    templated_run_task_arguments,
+)
 from processing_core.nodes.spec import Call, OperatorSpec
 
 OPERATOR = "airflow.providers.cncf.kubernetes.operators.pod:KubernetesPodOperator"
 SECRET = "airflow.providers.cncf.kubernetes.secret:Secret"
 K8S_MODELS = "kubernetes.client.models"
-# Where the KubernetesPodOperator's XCom sidecar reads the task's result.
-XCOM_RESULT_PATH = "/airflow/xcom/return.json"
-LABEL_PREFIX = "processing-core"
 
 
-def kubernetes_operator(
-    node: TaskNode,
-    *,
-    workflow_name: str,
-    version: str,
-    dag_id: str,
-    image: str,
-    upstream_task_ids: tuple[str, ...],
-    profile: ResourceProfileSettings,
-    settings: Settings,
-) -> OperatorSpec:
+def kubernetes_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     task = node.task_class
-    kwargs: dict[str, Any] = base_operator_kwargs(node, profile)
+    kwargs: dict[str, Any] = base_operator_kwargs(node, context.profile)
     kwargs |= {
         "name": naming.dns_label(node.task_id),
-        "namespace": settings.k8s_namespace,
-        "kubernetes_conn_id": settings.k8s_conn_id,
-        "image": image,
-        "image_pull_policy": settings.k8s_image_pull_policy,
+        "namespace": context.settings.k8s_namespace,
+        "kubernetes_conn_id": context.settings.k8s_conn_id,
+        "image": context.image,
+        "image_pull_policy": context.settings.k8s_image_pull_policy,
         "cmds": ["processing-core"],
-        "arguments": run_task_arguments(
-            node,
-            workflow_name=workflow_name,
-            version=version,
-            dag_id=dag_id,
-            run_id="{{ run_id }}",
-            try_number="{{ ti.try_number }}",
-            parameters="{{ params | tojson }}",
-            inputs=inputs_template(upstream_task_ids),
-            result_path=XCOM_RESULT_PATH,
-        ),
-        "labels": {
-            f"{LABEL_PREFIX}/task": naming.label_value(node.task_id),
-            f"{LABEL_PREFIX}/version": naming.label_value(naming.image_tag(version)),
-            f"{LABEL_PREFIX}/workflow": naming.label_value(workflow_name),
-        },
-        "annotations": {
-            f"{LABEL_PREFIX}/task-class": task.import_path(),
-            f"{LABEL_PREFIX}/workflow-version": version,
-        },
+        "arguments": templated_run_task_arguments(node, context),
+        "labels": pod_labels(node, context),
+        "annotations": pod_annotations(node, context),
         "env_vars": [
             _downward_env("POD_NAME", "metadata.name"),
             _downward_env("POD_NAMESPACE", "metadata.namespace"),
         ],
         "do_xcom_push": True,
         "get_logs": True,
-        "on_finish_action": settings.k8s_on_finish_action,
-        "startup_timeout_seconds": settings.k8s_startup_timeout_seconds,
+        "on_finish_action": context.settings.k8s_on_finish_action,
+        "startup_timeout_seconds": context.settings.k8s_startup_timeout_seconds,
     }
     if task.secrets:
         kwargs["secrets"] = [
@@ -88,16 +63,11 @@ def kubernetes_operator(
         kwargs["container_resources"] = Call(
             f"{K8S_MODELS}:V1ResourceRequirements", kwargs=resource_kwargs
         )
-    if settings.k8s_service_account:
-        kwargs["service_account_name"] = settings.k8s_service_account
-    if settings.image_pull_secret_names():
-        kwargs["image_pull_secrets"] = ",".join(settings.image_pull_secret_names())
-    if profile.node_selector:
-        kwargs["node_selector"] = dict(sorted(profile.node_selector.items()))
-    if profile.tolerations:
-        kwargs["tolerations"] = [dict(sorted(t.items())) for t in profile.tolerations]
-    if profile.affinity:
-        kwargs["affinity"] = profile.affinity
+    if context.settings.k8s_service_account:
+        kwargs["service_account_name"] = context.settings.k8s_service_account
+    if context.settings.image_pull_secret_names():
+        kwargs["image_pull_secrets"] = ",".join(context.settings.image_pull_secret_names())
+    kwargs |= context.profile.placement()
     return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
 
 

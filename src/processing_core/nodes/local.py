@@ -10,9 +10,13 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from processing_core.config import ResourceProfileSettings, Settings
 from processing_core.definition.workflow import TaskNode
-from processing_core.nodes.common import base_operator_kwargs, inputs_template, run_task_arguments
+from processing_core.nodes.common import (
+    NodeContext,
+    base_operator_kwargs,
+    inputs_template,
+    run_task_arguments,
+)
 from processing_core.nodes.spec import OperatorSpec
 
 OPERATOR = "airflow.providers.standard.operators.bash:BashOperator"
@@ -27,17 +31,8 @@ _RUN_ENV = {
 _VARIABLE_MARK = "\0"
 
 
-def local_operator(
-    node: TaskNode,
-    *,
-    workflow_name: str,
-    version: str,
-    dag_id: str,
-    upstream_task_ids: tuple[str, ...],
-    profile: ResourceProfileSettings,
-    settings: Settings,
-) -> OperatorSpec:
-    inputs = inputs_template(upstream_task_ids)
+def local_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
+    inputs = inputs_template(context.upstream_task_ids)
     env = {variable: template for variable, template in _RUN_ENV.values() if template}
     if inputs is not None:
         env[_RUN_ENV["inputs"][0]] = inputs
@@ -47,9 +42,7 @@ def local_operator(
 
     arguments = run_task_arguments(
         node,
-        workflow_name=workflow_name,
-        version=version,
-        dag_id=dag_id,
+        context,
         run_id=variable("run_id"),
         try_number=variable("try_number"),
         parameters=variable("parameters"),
@@ -57,9 +50,9 @@ def local_operator(
         # BashOperator pushes the last line of standard output to XCom.
         result_path="-",
     )
-    words = [*shlex.split(settings.local_command), *arguments]
+    words = [*shlex.split(context.settings.local_command), *arguments]
     command = " ".join(_shell_word(word) for word in words)
-    kwargs: dict[str, Any] = base_operator_kwargs(node, profile)
+    kwargs: dict[str, Any] = base_operator_kwargs(node, context.profile)
     kwargs |= {
         # exec: Airflow's SIGTERM reaches the entrypoint itself, which then rolls back.
         "bash_command": f"exec {command}",

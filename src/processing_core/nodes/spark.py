@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from processing_core.config import ResourceProfileSettings, Settings
 from processing_core.definition import naming, spark
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.workflow import TaskNode
-from processing_core.nodes.common import base_operator_kwargs, inputs_template, run_task_arguments
-from processing_core.nodes.kubernetes import LABEL_PREFIX, XCOM_RESULT_PATH
+from processing_core.nodes.common import (
+    NodeContext,
+    base_operator_kwargs,
+    pod_annotations,
+    pod_labels,
+    templated_run_task_arguments,
+)
 from processing_core.nodes.spec import OperatorSpec
 
 OPERATOR = "airflow.providers.cncf.kubernetes.operators.spark_kubernetes:SparkKubernetesOperator"
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 # SparkKubernetesOperator.template_ext (tests/test_spark.py keeps them equal).
 SPARK_TEMPLATE_EXTENSIONS = ("yaml", "yml", "json")
+_CAMEL_CASE = {"node_selector": "nodeSelector"}
 
 # The provider's XCom sidecar (airflow.providers.cncf.kubernetes.utils.xcom_sidecar.PodDefaults)
 # as plain data, added to the driver so the operator can read the result as for any pod.
@@ -36,38 +41,17 @@ XCOM_SIDECAR = {
 }
 
 
-def spark_operator(
-    node: TaskNode,
-    *,
-    workflow_name: str,
-    version: str,
-    dag_id: str,
-    image: str,
-    upstream_task_ids: tuple[str, ...],
-    profile: ResourceProfileSettings,
-    settings: Settings,
-) -> OperatorSpec:
+def spark_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     task = node.task_class
     assert issubclass(task, SparkTaskBase)
-    resources = spark.resolve(task.spark_resources, settings)
-    labels = {
-        f"{LABEL_PREFIX}/task": naming.label_value(node.task_id),
-        f"{LABEL_PREFIX}/version": naming.label_value(naming.image_tag(version)),
-        f"{LABEL_PREFIX}/workflow": naming.label_value(workflow_name),
-    }
-    annotations = {
-        f"{LABEL_PREFIX}/task-class": task.import_path(),
-        f"{LABEL_PREFIX}/workflow-version": version,
-    }
+    resources = spark.resolve(task.spark_resources, context.settings)
+    labels = pod_labels(node, context)
+    annotations = pod_annotations(node, context)
     pod: dict[str, Any] = {"labels": labels, "env": _environment(task)}
-    if settings.k8s_service_account:
-        pod["serviceAccount"] = settings.k8s_service_account
-    if profile.node_selector:
-        pod["nodeSelector"] = dict(sorted(profile.node_selector.items()))
-    if profile.tolerations:
-        pod["tolerations"] = [dict(sorted(t.items())) for t in profile.tolerations]
-    if profile.affinity:
-        pod["affinity"] = profile.affinity
+    if context.settings.k8s_service_account:
+        pod["serviceAccount"] = context.settings.k8s_service_account
+    # The SparkApplication spells the pod's fields as Kubernetes does.
+    pod |= {_CAMEL_CASE.get(key, key): value for key, value in context.profile.placement().items()}
     driver = {
         "cores": resources.driver_cores,
         "memory": f"{resources.driver_memory_mb}m",
@@ -89,28 +73,18 @@ def spark_operator(
         "type": "Python",
         "pythonVersion": "3",
         "mode": "cluster",
-        "sparkVersion": settings.spark_on_k8s_spark_version,
-        "image": image,
-        "imagePullPolicy": settings.k8s_image_pull_policy,
-        "mainApplicationFile": settings.spark_on_k8s_main_application_file,
-        "arguments": run_task_arguments(
-            node,
-            workflow_name=workflow_name,
-            version=version,
-            dag_id=dag_id,
-            run_id="{{ run_id }}",
-            try_number="{{ ti.try_number }}",
-            parameters="{{ params | tojson }}",
-            inputs=inputs_template(upstream_task_ids),
-            result_path=XCOM_RESULT_PATH,
-        ),
+        "sparkVersion": context.settings.spark_on_k8s_spark_version,
+        "image": context.image,
+        "imagePullPolicy": context.settings.k8s_image_pull_policy,
+        "mainApplicationFile": context.settings.spark_on_k8s_main_application_file,
+        "arguments": templated_run_task_arguments(node, context),
         "restartPolicy": _restart_policy(task),
         "driver": driver,
         "executor": executor,
         "volumes": [XCOM_VOLUME],
     }
-    if settings.image_pull_secret_names():
-        spec["imagePullSecrets"] = settings.image_pull_secret_names()
+    if context.settings.image_pull_secret_names():
+        spec["imagePullSecrets"] = context.settings.image_pull_secret_names()
     if resources.dynamic_allocation:
         spec["dynamicAllocation"] = {
             "enabled": True,
@@ -123,18 +97,21 @@ def spark_operator(
     application = {
         "apiVersion": API_VERSION,
         "kind": "SparkApplication",
-        "metadata": {"name": naming.dns_label(node.task_id), "namespace": settings.k8s_namespace},
+        "metadata": {
+            "name": naming.dns_label(node.task_id),
+            "namespace": context.settings.k8s_namespace,
+        },
         "spec": spec,
     }
-    kwargs: dict[str, Any] = base_operator_kwargs(node, profile)
+    kwargs: dict[str, Any] = base_operator_kwargs(node, context.profile)
     kwargs |= {
         "name": naming.dns_label(node.task_id),
-        "namespace": settings.k8s_namespace,
-        "kubernetes_conn_id": settings.k8s_conn_id,
+        "namespace": context.settings.k8s_namespace,
+        "kubernetes_conn_id": context.settings.k8s_conn_id,
         "template_spec": _jinja_proof({"spark": application}),
         "get_logs": True,
         "do_xcom_push": True,
-        "startup_timeout_seconds": settings.k8s_startup_timeout_seconds,
+        "startup_timeout_seconds": context.settings.k8s_startup_timeout_seconds,
     }
     return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
 
