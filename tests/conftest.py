@@ -23,9 +23,13 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("BUILD_VERSION", "PIPELINE_", "K8S_", "RESOURCE_PROFILES"))
+        if not key.startswith(
+            ("BUILD_VERSION", "PIPELINE_", "K8S_", "RESOURCE_PROFILES", "ISB_", "MESH_CONFIG")
+        )
     }
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    # Events only where a test asks for them (tests/test_events.py, with its own exchange).
+    env["EVENTS_ENABLED"] = "false"
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(TESTS_DIR)])
     env.update(extra)
     return env

@@ -2,29 +2,44 @@
 
 Authors subclass `TaskBase`, wire classes into a `Workflow`, and export versioned DAG files
 whose tasks run in the pipeline's image on Kubernetes (or on the Airflow worker).
+
+Names are imported on first use: a DAG file that imports the small
+`processing_core.airflow_callbacks` module must not pay for the whole library.
 """
 
-from processing_core._meta import library_version
-from processing_core.definition.parameters import Parameter
-from processing_core.definition.resources import Resources, SecretRef
-from processing_core.definition.spark import SparkResources
-from processing_core.definition.spark_task import SparkTaskBase
-from processing_core.definition.task import RunContext, TaskBase
-from processing_core.definition.workflow import Workflow
-from processing_core.errors import (
-    ExportError,
-    ProcessingCoreError,
-    SettingsError,
-    WorkflowDefinitionError,
-)
+from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-def __getattr__(name: str) -> str:
-    # `__version__` on demand: task start-up in the pod should not pay for the metadata scan.
-    if name == "__version__":
-        return library_version()
-    raise AttributeError(f"module 'processing_core' has no attribute {name!r}")
+if TYPE_CHECKING:
+    from processing_core.definition.parameters import Parameter
+    from processing_core.definition.resources import Resources, SecretRef
+    from processing_core.definition.spark import SparkResources
+    from processing_core.definition.spark_task import SparkTaskBase
+    from processing_core.definition.task import RunContext, TaskBase
+    from processing_core.definition.workflow import Workflow
+    from processing_core.errors import (
+        ExportError,
+        ProcessingCoreError,
+        SettingsError,
+        WorkflowDefinitionError,
+    )
 
+_EXPORTS = {
+    "ExportError": "processing_core.errors",
+    "Parameter": "processing_core.definition.parameters",
+    "ProcessingCoreError": "processing_core.errors",
+    "Resources": "processing_core.definition.resources",
+    "RunContext": "processing_core.definition.task",
+    "SecretRef": "processing_core.definition.resources",
+    "SettingsError": "processing_core.errors",
+    "SparkResources": "processing_core.definition.spark",
+    "SparkTaskBase": "processing_core.definition.spark_task",
+    "TaskBase": "processing_core.definition.task",
+    "Workflow": "processing_core.definition.workflow",
+    "WorkflowDefinitionError": "processing_core.errors",
+}
 
 __all__ = [
     "ExportError",
@@ -41,3 +56,13 @@ __all__ = [
     "WorkflowDefinitionError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from processing_core._meta import library_version
+
+        return library_version()
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'processing_core' has no attribute {name!r}")

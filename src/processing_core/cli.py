@@ -175,8 +175,69 @@ def run_task(
     except ProcessingCoreError as error:
         typer.secho(f"Error: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=entrypoint.EXIT_UNUSABLE_INPUT) from None
-    code = entrypoint.run_task(task_class, context, result_path or settings.result_path)
+    code = entrypoint.run_task(task_class, context, result_path or settings.result_path, settings)
     raise typer.Exit(code=code)
+
+
+events_app = typer.Typer(
+    help="Status events on the interservice bus (RabbitMQ).", no_args_is_help=True
+)
+app.add_typer(events_app, name="events")
+
+
+@events_app.command("schema")
+def events_schema() -> None:
+    """Print the JSON Schema of a status event's body."""
+    from processing_core.events.model import event_json_schema
+
+    typer.echo(event_json_schema())
+
+
+@events_app.command("flush")
+def events_flush() -> None:
+    """Deliver the events kept in the outbox (EVENTS_OUTBOX) to RabbitMQ.
+
+    Exits 1 when some are still kept (the broker is unreachable or refuses them).
+    """
+    from processing_core.config import load_settings
+    from processing_core.events.publisher import EventPublisher
+
+    try:
+        settings = load_settings()
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    with EventPublisher(settings) as publisher:
+        delivered = publisher.flush()
+        left = len(publisher.outbox)
+    typer.echo(f"{delivered} event(s) delivered, {left} kept in {publisher.outbox.folder}")
+    if left:
+        raise typer.Exit(code=1)
+
+
+@events_app.command("tail")
+def events_tail(
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", help="Only events of this workflow name.")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Only events of this run.")] = None,
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, help="Stop after this many events.")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0, help="Stop after this many idle seconds.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each event's JSON body.")] = False,
+) -> None:
+    """Follow live events (from a private queue bound to ISB_EXCHANGE) and print them."""
+    from processing_core.config import load_settings
+    from processing_core.events.tail import tail_events
+
+    try:
+        settings = load_settings()
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    tail_events(settings, workflow=workflow, run_id=run_id, count=count, timeout=timeout,
+                as_json=as_json)  # fmt: skip
 
 
 @app.command("spark-main")

@@ -6,10 +6,19 @@ the same thing everywhere. Field names are the variable names in lower case.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -21,6 +30,32 @@ _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 
 OnFinishAction = Literal["delete_pod", "delete_succeeded_pod", "keep_pod", "delete_active_pod"]
 ImagePullPolicy = Literal["Always", "IfNotPresent", "Never"]
+
+
+class MeshService(BaseModel):
+    """One service's address in MESH_CONFIG."""
+
+    mesh_address: str = Field(min_length=1)
+    mesh_port: int = Field(gt=0, lt=65536)
+
+
+class RetryConfig(BaseModel):
+    """How publishing events retries: attempts, delays growing by `backoff`, random jitter."""
+
+    model_config = {"extra": "forbid"}
+
+    attempts: int = Field(default=3, ge=1, le=100)
+    delay_seconds: float = Field(default=0.2, ge=0)
+    max_delay_seconds: float = Field(default=5.0, ge=0)
+    backoff: float = Field(default=2.0, ge=1)
+    jitter_seconds: float = Field(default=0.1, ge=0)
+
+    def delays(self) -> list[float]:
+        """The pause before each retry, jitter left out (the caller adds it)."""
+        return [
+            min(self.delay_seconds * self.backoff**number, self.max_delay_seconds)
+            for number in range(self.attempts - 1)
+        ]
 
 
 class ResourceProfileSettings(BaseModel):
@@ -181,6 +216,58 @@ class Settings(BaseSettings):
             "(`processing-core spark-main` prints the installed file to link there)."
         ),
     )
+    # Status events on the interservice bus (RabbitMQ).
+    events_enabled: bool = Field(
+        default=True, description="Publish task status events to RabbitMQ."
+    )
+    isb_host: str | None = Field(
+        default=None,
+        description="RabbitMQ host; default MESH_CONFIG's interservice-bus, else localhost.",
+    )
+    isb_port: int | None = Field(
+        default=None,
+        gt=0,
+        lt=65536,
+        description="RabbitMQ port; default MESH_CONFIG's interservice-bus, else 5672.",
+    )
+    mesh_config: dict[str, MeshService] = Field(
+        default_factory=dict,
+        description=(
+            'JSON object of service addresses, e.g. `{"interservice-bus": {"mesh_address": '
+            '"localhost", "mesh_port": 5672}}`.'
+        ),
+    )
+    isb_username: str = Field(default="guest", description="RabbitMQ user.")
+    isb_password: SecretStr = Field(
+        default=SecretStr("guest"), description="RabbitMQ password (never shown)."
+    )
+    isb_exchange: str = Field(
+        default="processing-core.events",
+        pattern=r"^[A-Za-z0-9_.:-]{1,255}$",
+        description="Topic exchange events are published to; routing key = event kind.",
+    )
+    isb_queue: str = Field(
+        default="processing-core.events",
+        pattern=r"^[A-Za-z0-9_.:-]{1,255}$",
+        description="Durable queue the library declares and binds to the exchange (all kinds).",
+    )
+    isb_queue_type: Literal["classic", "quorum"] = Field(
+        default="classic", description="Type of that queue: classic or quorum."
+    )
+    retry_config: RetryConfig = Field(
+        default_factory=RetryConfig,
+        description=(
+            "JSON object: attempts, delay_seconds, max_delay_seconds, backoff, jitter_seconds "
+            "of publishing before an event goes to the outbox."
+        ),
+    )
+    events_outbox: str = Field(
+        default_factory=lambda: os.path.join(tempfile.gettempdir(), "processing-core-outbox"),
+        description=(
+            "Folder keeping events the broker did not confirm, until they are delivered; "
+            "mount a volume there to keep them across pods."
+        ),
+    )
     pyspark_gateway_port: int | None = Field(
         default=None,
         description=(
@@ -247,6 +334,13 @@ class Settings(BaseSettings):
             raise ValueError(problems[0])
         return self
 
+    def isb_address(self) -> tuple[str, int]:
+        """RabbitMQ's host and port: ISB_HOST/ISB_PORT, else MESH_CONFIG, else localhost:5672."""
+        mesh = self.mesh_config.get("interservice-bus")
+        host = self.isb_host or (mesh.mesh_address if mesh else "localhost")
+        port = self.isb_port or (mesh.mesh_port if mesh else 5672)
+        return host, port
+
     def profiles(self) -> dict[str, ResourceProfileSettings]:
         """The built-in resource profiles with RESOURCE_PROFILES merged over them."""
         return {**_builtin_profiles(), **self.resource_profiles}
@@ -265,7 +359,7 @@ def load_settings(**overrides: Any) -> Settings:
         problems = [_problem(found.group(1) if found else "?", "not valid JSON")]
     except ValidationError as error:
         problems = [
-            _problem(str(item["loc"][0]), _plain(item["msg"]))
+            _problem(str(item["loc"][0]), _plain(item["msg"]), item["loc"][1:])
             if item["loc"]
             else _plain(item["msg"])
             for item in error.errors()
@@ -277,10 +371,11 @@ def _plain(message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _problem(field_name: str, what: str) -> str:
+def _problem(field_name: str, what: str, inner: tuple[Any, ...] = ()) -> str:
     field = Settings.model_fields.get(field_name)
     expects = f" Expected: {field.description}" if field and field.description else ""
-    return f"{field_name.upper()}: {what}.{expects}"
+    where = "".join(f"[{part!r}]" for part in inner)
+    return f"{field_name.upper()}{where}: {what}.{expects}"
 
 
 def settings_markdown() -> str:
@@ -288,6 +383,10 @@ def settings_markdown() -> str:
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for name, field in Settings.model_fields.items():
         default = field.get_default(call_default_factory=True)
+        if name == "events_outbox":
+            default = "<temp dir>/processing-core-outbox"  # the machine's, not this one's
+        elif isinstance(default, BaseModel):
+            default = default.model_dump_json()
         shown = "" if default in (None, "", {}) else f"`{default}`"
         description = (field.description or "").replace("|", "\\|")
         rows.append(f"| `{name.upper()}` | {shown} | {description} |")

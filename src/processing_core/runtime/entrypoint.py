@@ -7,7 +7,6 @@ import inspect
 import json
 import signal
 import sys
-import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,9 +15,12 @@ from typing import Any
 
 from loguru import logger
 
+from processing_core.config import Settings, load_settings
 from processing_core.definition.naming import PYTHON_PATH_RE
 from processing_core.definition.task import RunContext, TaskBase
 from processing_core.errors import TaskResolutionError
+from processing_core.events.emit import EventEmitter, identity, traceback_tail
+from processing_core.events.model import EventError, EventKind, StatusEvent
 from processing_core.runtime.result import TaskResult, check_json, check_result, write_result
 
 EXIT_SUCCESS = 0
@@ -95,8 +97,14 @@ def upstream_outputs(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return inputs
 
 
-def run_task(task_class: type[TaskBase], context: RunContext, result_path: str | None) -> int:
-    """Run the task's lifecycle; write its result; return the process exit code."""
+def run_task(
+    task_class: type[TaskBase],
+    context: RunContext,
+    result_path: str | None,
+    settings: Settings | None = None,
+) -> int:
+    """Run the task's lifecycle; write its result; send its events; return the exit code."""
+    settings = settings or load_settings()
     log = logger.bind(
         workflow=context.workflow_name,
         version=context.workflow_version,
@@ -104,6 +112,9 @@ def run_task(task_class: type[TaskBase], context: RunContext, result_path: str |
         task_id=context.task_id,
         try_number=context.try_number,
     )
+    events = EventEmitter(settings)
+    about = identity(context)
+    events.emit(StatusEvent(kind=EventKind.TASK_STARTED, source="task", **about))
     task = task_class(context)
     log.info("Task {} starting ({})", context.task_id, task_class.import_path())
     try:
@@ -113,24 +124,43 @@ def run_task(task_class: type[TaskBase], context: RunContext, result_path: str |
     except TaskTerminated:
         log.error("Task {} terminated by SIGTERM; rolled back", context.task_id)
         result = TaskResult("terminated", "terminated by SIGTERM", task.outputs, task.metrics)
+        error = EventError(type="Terminated", message=result.message)
+        final = StatusEvent(kind=EventKind.TASK_FAILED, source="task", error=error, **about)
         code = EXIT_TERMINATED
-    except Exception as error:
-        message = f"{type(error).__name__}: {error}"
+    except Exception as exception:
+        message = f"{type(exception).__name__}: {exception}"
         log.error(
             "Task {} failed and was rolled back: {}\n{}",
             context.task_id,
             message,
-            "".join(traceback.format_exception(error)).rstrip(),
+            traceback_tail(exception, characters=100_000),
         )
         result = TaskResult(
             "failed", message, _json_or_empty(task.outputs), _json_or_empty(task.metrics)
         )
+        error = EventError(
+            type=type(exception).__name__,
+            message=str(exception),
+            traceback_tail=traceback_tail(exception),
+        )
+        final = StatusEvent(kind=EventKind.TASK_FAILED, source="task", error=error, **about)
         code = EXIT_FAILED
     else:
         log.info("Task {} succeeded", context.task_id)
         result = TaskResult("success", "", task.outputs, task.metrics)
+        final = StatusEvent(
+            kind=EventKind.TASK_SUCCEEDED,
+            source="task",
+            outputs=dict(result.outputs),
+            metrics=dict(result.metrics),
+            **about,
+        )
         code = EXIT_SUCCESS
     write_result(result, result_path)
+    try:
+        events.emit(final)
+    finally:
+        events.close()
     return code
 
 

@@ -1,0 +1,81 @@
+"""`processing-core events tail`: print live events for people."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pika
+from rich.console import Console
+
+from processing_core.events.model import StatusEvent
+
+if TYPE_CHECKING:
+    from processing_core.config import Settings
+
+_STYLE = {
+    "task.started": "cyan",
+    "task.succeeded": "green",
+    "task.failed": "bold red",
+    "task.retrying": "yellow",
+}
+
+
+def format_event(event: StatusEvent) -> str:
+    """One line: time, kind, workflow and version, run, task and try, then the gist."""
+    where = f"{event.workflow_name} {event.workflow_version} {event.run_id}"
+    if event.task_id:
+        where += f" {event.task_id}#{event.try_number}"
+    gist = ""
+    if event.error is not None:
+        gist = f" {event.error.type}: {event.error.message}"
+    elif event.outputs:
+        gist = f" outputs: {', '.join(sorted(event.outputs))}"
+    return f"{event.time:%H:%M:%S} {event.kind.value:<15} {where}{gist}"
+
+
+def tail_events(
+    settings: Settings,
+    *,
+    workflow: str | None,
+    run_id: str | None,
+    count: int | None,
+    timeout: float | None,
+    as_json: bool,
+) -> int:
+    """Consume from a private, auto-deleted queue; return how many events were printed."""
+    console = Console(highlight=False, soft_wrap=True)
+    host, port = settings.isb_address()
+    credentials = pika.PlainCredentials(
+        settings.isb_username, settings.isb_password.get_secret_value()
+    )
+    connection = pika.BlockingConnection(
+        pika.ConnectionParameters(host=host, port=port, credentials=credentials)
+    )
+    printed = 0
+    try:
+        channel = connection.channel()
+        channel.exchange_declare(settings.isb_exchange, exchange_type="topic", durable=True)
+        queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
+        channel.queue_bind(queue, settings.isb_exchange, routing_key="#")
+        console.print(f"[dim]Following {settings.isb_exchange} on {host}:{port}[/dim]", style=None)
+        for _method, _properties, body in channel.consume(
+            queue, auto_ack=True, inactivity_timeout=timeout
+        ):
+            if body is None:  # idle for `timeout` seconds
+                break
+            event = StatusEvent.model_validate_json(body)
+            if (workflow and event.workflow_name != workflow) or (
+                run_id and event.run_id != run_id
+            ):
+                continue
+            if as_json:
+                print(json.dumps(json.loads(body), sort_keys=True), flush=True)
+            else:
+                console.print(format_event(event), style=_STYLE.get(event.kind.value))
+            printed += 1
+            if count is not None and printed >= count:
+                break
+    finally:
+        connection.close()
+    return printed

@@ -1,0 +1,140 @@
+"""Helpers for tests against the real RabbitMQ at 127.0.0.1:5672 (guest/guest)."""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pika
+import pytest
+
+HOST, PORT = "127.0.0.1", 5672
+
+
+def require_rabbitmq() -> None:
+    """Fail under CI=true, skip otherwise, when no broker listens at 127.0.0.1:5672."""
+    try:
+        socket.create_connection((HOST, PORT), timeout=2).close()
+    except OSError as error:
+        message = f"RabbitMQ is not reachable at {HOST}:{PORT} ({error}); start it with `rabbitmq-server -detached`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def connection() -> pika.BlockingConnection:
+    return pika.BlockingConnection(
+        pika.ConnectionParameters(HOST, PORT, credentials=pika.PlainCredentials("guest", "guest"))
+    )
+
+
+@dataclass
+class Bus:
+    """A private exchange and queue for one test, removed afterwards."""
+
+    name: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:12]}")
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            "EVENTS_ENABLED": "true",
+            "ISB_HOST": HOST,
+            "ISB_PORT": str(PORT),
+            "ISB_EXCHANGE": self.name,
+            "ISB_QUEUE": self.name,
+            **extra,
+        }
+
+    def messages(
+        self, expected: int, timeout: float = 30.0
+    ) -> list[tuple[pika.spec.BasicProperties, pika.spec.Basic.Deliver, bytes]]:
+        """Consume until `expected` messages arrived or `timeout` idle seconds passed."""
+        received = []
+        with closing(connection()) as conn:
+            channel = conn.channel()
+            channel.basic_qos(prefetch_count=1000)
+            for method, properties, body in channel.consume(self.name, inactivity_timeout=timeout):
+                if method is None:
+                    break
+                received.append((properties, method, body))
+                channel.basic_ack(method.delivery_tag)
+                if len(received) >= expected:
+                    break
+            channel.cancel()
+        return received
+
+    def count(self) -> int:
+        with closing(connection()) as conn:
+            return conn.channel().queue_declare(self.name, passive=True).method.message_count
+
+    def delete(self) -> None:
+        with closing(connection()) as conn:
+            channel = conn.channel()
+            channel.queue_delete(self.name)
+            channel.exchange_delete(self.name)
+
+
+@contextmanager
+def closing(conn: pika.BlockingConnection) -> Iterator[pika.BlockingConnection]:
+    try:
+        yield conn
+    finally:
+        if conn.is_open:
+            conn.close()
+
+
+class BreakableProxy:
+    """A TCP proxy on loopback in front of RabbitMQ whose connections the test can cut."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.cuts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection((HOST, PORT))
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while True:
+                ready, _, _ = select.select([a, b], [], [], 1.0)
+                for source in ready:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    (b if source is a else a).sendall(data)
+        except OSError:
+            return
+
+    def cut(self) -> None:
+        """Break every open connection, as a network failure would."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        self.cuts += 1
+
+    def close(self) -> None:
+        self.server.close()
+        self.cut()
