@@ -8,7 +8,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import pika
@@ -128,10 +128,8 @@ class BreakableProxy:
         with self._lock:
             sockets, self._sockets = self._sockets, []
         for sock in sockets:
-            try:
+            with suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         self.cuts += 1
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLE_VERSION, VENV_BIN, subprocess_env
+from rabbitmq import Bus, require_rabbitmq
 
 pytestmark = pytest.mark.slow
 L1_DAG = f"l0_to_l1_vbi_{EXAMPLE_VERSION}"
@@ -90,12 +91,36 @@ def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_h
     assert manifest["authenticated"] is False
 
 
-def test_a_failing_task_fails_the_run_and_stops_its_downstream(airflow_home, tmp_path):
+def test_a_failing_task_fails_the_run_and_its_events_arrive(airflow_home, tmp_path):
+    require_rabbitmq()
+    bus = Bus()
     conf = {"data_root": str(tmp_path), "frame_size": 4, "max_noise": 0.001}
-    completed = dags_test(airflow_home, QUICKLOOK_DAG, conf)
+    try:
+        completed = dags_test(
+            {**airflow_home, **bus.env(EVENTS_OUTBOX=str(tmp_path / "outbox"))}, QUICKLOOK_DAG, conf
+        )
+        events = [json.loads(body) for _, _, body in bus.messages(expected=100, timeout=3)]
+    finally:
+        bus.delete()
     states = task_states(airflow_home, QUICKLOOK_DAG)
     assert states["ingest"] == "success"
     assert states["calibrate"] == "success"
     assert states["check_raw"] == "failed"
     assert states["check_calibrated"] == "failed"
     assert "is above max_noise=0.001" in completed.stdout + completed.stderr
+    seen = {(e["source"], e["kind"], e["task_id"]) for e in events}
+    # From the entrypoint in each task's process, and from Airflow's failure callback.
+    assert {
+        ("task", "task.started", "ingest"),
+        ("task", "task.succeeded", "ingest"),
+        ("task", "task.succeeded", "calibrate"),
+        ("task", "task.failed", "check_raw"),
+        ("task", "task.failed", "check_calibrated"),
+        ("airflow", "task.failed", "check_raw"),
+        ("airflow", "task.failed", "check_calibrated"),
+        ("airflow", "run.failed", None),  # the DAG run's own failure callback
+    } <= seen
+    for event in events:
+        assert event["workflow_name"] == "l0_to_quicklook_vbi"
+        assert event["workflow_version"] == EXAMPLE_VERSION
+        assert event["dag_id"] == QUICKLOOK_DAG

@@ -15,10 +15,10 @@ from conftest import run_cli, subprocess_env
 from rabbitmq import BreakableProxy, Bus, require_rabbitmq
 
 from processing_core.config import load_settings
+from processing_core.errors import SettingsError
 from processing_core.events.model import EventKind, StatusEvent
 from processing_core.events.outbox import Outbox
 from processing_core.events.publisher import EventPublisher
-from processing_core.errors import SettingsError
 
 IDENTITY = [
     "--workflow-name=l0_to_l1_vbi", "--workflow-version=2.1.0", "--dag-id=l0_to_l1_vbi_2.1.0",

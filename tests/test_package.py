@@ -23,3 +23,16 @@ def test_importing_the_package_imports_nothing_heavy():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_the_module_dag_files_import_loads_no_heavy_dependency():
+    code = (
+        "import sys, processing_core.airflow_callbacks; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'pydantic', 'pydantic_settings', 'pika', 'pyspark', 'airflow', 'typer', 'loguru', "
+        "'kubernetes', 'opentelemetry'}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"

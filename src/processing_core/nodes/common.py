@@ -70,13 +70,31 @@ def markdown(text: str) -> str:
     return text + "\n" if text.rstrip().endswith(".md") else text
 
 
-def base_operator_kwargs(node: TaskNode, profile: ResourceProfileSettings) -> dict[str, Any]:
-    """BaseOperator arguments from what the task class declares."""
+CALLBACK = "processing_core.airflow_callbacks:StatusCallback"
+
+
+def status_callback(kind: str, workflow_name: str, version: str) -> Call:
+    """A callback that publishes a status event: for what the task cannot report itself."""
+    return Call(
+        CALLBACK,
+        kwargs={"kind": kind, "workflow_name": workflow_name, "workflow_version": version},
+    )
+
+
+def base_operator_kwargs(node: TaskNode, context: NodeContext) -> dict[str, Any]:
+    """BaseOperator arguments from what the task class declares, and the status callbacks."""
     task: type[TaskBase] = node.task_class
+    profile = context.profile
     kwargs: dict[str, Any] = {
         "task_id": node.task_id,
         "retries": task.retries,
         "retry_delay": timedelta_call(task.retry_delay),
+        "on_failure_callback": status_callback(
+            "task.failed", context.workflow_name, context.version
+        ),
+        "on_retry_callback": status_callback(
+            "task.retrying", context.workflow_name, context.version
+        ),
     }
     backoff = task.retry_exponential_backoff
     if backoff:

@@ -13,7 +13,7 @@ from processing_core.definition.parameters import NO_DEFAULT
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.workflow import TaskNode, Workflow
 from processing_core.errors import ExportError
-from processing_core.nodes.common import NodeContext, markdown
+from processing_core.nodes.common import NodeContext, markdown, status_callback
 from processing_core.nodes.kubernetes import kubernetes_operator
 from processing_core.nodes.local import local_operator
 from processing_core.nodes.spark import spark_operator
@@ -137,6 +137,8 @@ def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]
         kwargs["start_date"] = Call(
             "datetime:datetime.fromisoformat", args=(workflow.start_date.isoformat(),)
         )
+    kwargs["on_success_callback"] = status_callback("run.succeeded", workflow.name, version)
+    kwargs["on_failure_callback"] = status_callback("run.failed", workflow.name, version)
     if workflow.max_active_runs is not None:
         kwargs["max_active_runs"] = workflow.max_active_runs
     if workflow.parameters:

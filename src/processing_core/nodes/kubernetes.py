@@ -22,7 +22,7 @@ K8S_MODELS = "kubernetes.client.models"
 
 def kubernetes_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     task = node.task_class
-    kwargs: dict[str, Any] = base_operator_kwargs(node, context.profile)
+    kwargs: dict[str, Any] = base_operator_kwargs(node, context)
     kwargs |= {
         "name": naming.dns_label(node.task_id),
         "namespace": context.settings.k8s_namespace,

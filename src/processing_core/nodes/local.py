@@ -52,7 +52,7 @@ def local_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     )
     words = [*shlex.split(context.settings.local_command), *arguments]
     command = " ".join(_shell_word(word) for word in words)
-    kwargs: dict[str, Any] = base_operator_kwargs(node, context.profile)
+    kwargs: dict[str, Any] = base_operator_kwargs(node, context)
     kwargs |= {
         # exec: Airflow's SIGTERM reaches the entrypoint itself, which then rolls back.
         "bash_command": f"exec {command}",

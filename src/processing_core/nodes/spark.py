@@ -103,7 +103,7 @@ def spark_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         },
         "spec": spec,
     }
-    kwargs: dict[str, Any] = base_operator_kwargs(node, context.profile)
+    kwargs: dict[str, Any] = base_operator_kwargs(node, context)
     kwargs |= {
         "name": naming.dns_label(node.task_id),
         "namespace": context.settings.k8s_namespace,

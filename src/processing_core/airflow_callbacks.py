@@ -1,0 +1,138 @@
+"""Airflow task callbacks that publish status events: the one module a DAG file imports.
+
+They report what the task's own entrypoint cannot: failures it never reached (the pod was
+OOMKilled, its image could not be pulled, it was evicted or timed out) and Airflow's decision
+to retry. Importing this module imports only the standard library; the event machinery
+(pydantic, pika) is imported when a callback runs, in the worker, not when the scheduler
+parses the DAG file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_log = logging.getLogger(__name__)
+
+# Reasons Kubernetes gives for a container or pod that did not finish on its own.
+_KNOWN_REASONS = (
+    "OOMKilled", "Evicted", "DeadlineExceeded", "ImagePullBackOff", "ErrImagePull",
+    "InvalidImageName", "CreateContainerConfigError", "CreateContainerError",
+    "ContainerCannotRun", "Preempting", "NodeLost", "Shutdown",
+)  # fmt: skip
+_REASON_IN_TEXT = re.compile(r"\b(" + "|".join(_KNOWN_REASONS) + r")\b")
+
+
+class StatusCallback:
+    """`on_failure_callback` / `on_retry_callback` of a generated task.
+
+    An object rather than a function so that each DAG file names its workflow and version
+    once, as plain literals.
+    """
+
+    def __init__(self, kind: str, workflow_name: str, workflow_version: str) -> None:
+        self.kind = kind
+        self.workflow_name = workflow_name
+        self.workflow_version = workflow_version
+
+    def __repr__(self) -> str:
+        return f"StatusCallback({self.kind!r}, {self.workflow_name!r}, {self.workflow_version!r})"
+
+    def __call__(self, context: Mapping[str, Any]) -> None:
+        try:
+            self._publish(context)
+        except Exception:  # a callback must never turn into the task's problem
+            _log.exception("processing-core could not publish the %s event", self.kind)
+
+    def _publish(self, context: Mapping[str, Any]) -> None:
+        from processing_core.config import load_settings
+
+        settings = load_settings()
+        if not settings.events_enabled:
+            return
+        from processing_core.events.emit import EventEmitter
+        from processing_core.events.model import EventError, EventKind, StatusEvent
+
+        exception = context.get("exception")
+        reason = termination_reason(context.get("task"), exception)
+        error = None
+        if exception is not None or reason is not None:
+            error = EventError(
+                type=reason or type(exception).__name__,
+                message=str(exception) if exception is not None else reason or "",
+            )
+        elif isinstance(context.get("reason"), str) and self.kind == EventKind.RUN_FAILED:
+            # A DAG run's failure callback says why in `reason` (e.g. "task_failure").
+            error = EventError(type="RunFailed", message=context["reason"])
+        if self.kind.startswith("run."):
+            # A DAG run's callback; its context may also carry the task instance that failed.
+            dag_run = context["dag_run"]
+            where: dict[str, Any] = {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id}
+        else:
+            ti = context["ti"]
+            where = {
+                "dag_id": ti.dag_id,
+                "run_id": ti.run_id,
+                "task_id": ti.task_id,
+                "try_number": ti.try_number,
+                "log_url": _log_url(ti),
+            }
+        event = StatusEvent(
+            kind=EventKind(self.kind),
+            source="airflow",
+            workflow_name=self.workflow_name,
+            workflow_version=self.workflow_version,
+            error=error,
+            **where,
+        )
+        emitter = EventEmitter(settings)
+        try:
+            emitter.emit(event)
+        finally:
+            emitter.close()
+
+
+def termination_reason(task: Any, exception: BaseException | None) -> str | None:
+    """Why Kubernetes stopped the task's pod, where Airflow knows it.
+
+    From the pod the operator last saw (container and pod status), else from the text of the
+    operator's error, else from a timeout; None when nothing says.
+    """
+    for pod in (getattr(task, "remote_pod", None), getattr(task, "pod", None)):
+        reason = _pod_reason(pod)
+        if reason:
+            return reason
+    if exception is not None:
+        found = _REASON_IN_TEXT.search(str(exception))
+        if found:
+            return found.group(1)
+        if type(exception).__name__ == "AirflowTaskTimeout":
+            return "Timeout"
+    return None
+
+
+def _pod_reason(pod: Any) -> str | None:
+    status = getattr(pod, "status", None)
+    if status is None:
+        return None
+    for container in getattr(status, "container_statuses", None) or []:
+        state = getattr(container, "state", None)
+        terminated = getattr(state, "terminated", None)
+        # "Error" only says the process exited non-zero: the task reported that itself.
+        if terminated is not None and terminated.reason not in (None, "Completed", "Error"):
+            return str(terminated.reason)
+        waiting = getattr(state, "waiting", None)
+        if waiting is not None and waiting.reason in _KNOWN_REASONS:
+            return str(waiting.reason)
+    reason = getattr(status, "reason", None)
+    return str(reason) if reason else None
+
+
+def _log_url(ti: Any) -> str | None:
+    try:
+        url = ti.log_url
+    except Exception:  # needs the webserver's configuration; absent in some contexts
+        return None
+    return str(url) if url else None
