@@ -104,6 +104,8 @@ def test_unreachable_broker_never_fails_the_task_and_flush_delivers_each_once(bu
         assert json.loads(result_path.read_text())["status"] == "success"
     kept = {path.name.split(".")[0] for path in outbox.glob("*.event")}
     assert len(kept) == 6
+    # The retries are spent once a run: the second event went straight to the outbox.
+    assert completed.stderr.count("not confirmed (attempt") == 2
     flushed = run_cli("events", "flush", **bus.env(EVENTS_OUTBOX=str(outbox)))
     assert flushed.returncode == 0, flushed.stderr
     assert "6 event(s) delivered, 0 kept" in flushed.stdout

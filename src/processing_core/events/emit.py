@@ -18,16 +18,22 @@ class EventEmitter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._publisher: EventPublisher | None = None
+        # Once the broker failed every attempt, later events of this run go straight to the
+        # outbox: an unreachable broker costs a task its retries once, not at every event.
+        self._broker_down = False
 
     def emit(self, event: StatusEvent) -> None:
         if not self.settings.events_enabled:
+            return
+        if self._broker_down:
+            self._keep(event)
             return
         try:
             if self._publisher is None:
                 from processing_core.events.publisher import EventPublisher
 
                 self._publisher = EventPublisher(self.settings)
-            self._publisher.publish(event)
+            self._broker_down = not self._publisher.publish(event)
         except Exception as error:  # the task's outcome never depends on the broker
             logger.error("Event {} could not be sent or kept: {}", event.event_id, error)
             self._keep(event)
