@@ -5,20 +5,32 @@ from __future__ import annotations
 import re
 
 import typer.main
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run_cli
 
 from processing_core.cli import app
-from processing_core.config import settings_markdown
+from processing_core.config import Settings, settings_markdown
 
 README = (REPO_ROOT / "README.md").read_text()
 
 
-def test_readme_settings_table_is_the_generated_one():
+def test_readme_settings_table_is_what_settings_markdown_prints():
     table = re.search(
         r"<!-- settings-table:start -->\n(.*)<!-- settings-table:end -->", README, re.S
     )
     assert table is not None
-    assert table.group(1) == settings_markdown()
+    printed = run_cli("settings", "--markdown")
+    assert printed.returncode == 0, printed.stderr
+    assert table.group(1) == printed.stdout == settings_markdown()
+    for name in Settings.model_fields:
+        assert f"| `{name.upper()}` |" in table.group(1)
+
+
+def test_settings_prints_current_values_with_secrets_masked():
+    printed = run_cli("settings", ISB_PASSWORD="hunter2-secret", K8S_NAMESPACE="science")
+    assert printed.returncode == 0, printed.stderr
+    assert "K8S_NAMESPACE=science" in printed.stdout.splitlines()
+    assert "ISB_PASSWORD=**********" in printed.stdout.splitlines()
+    assert "hunter2-secret" not in printed.stdout + printed.stderr
 
 
 def test_readme_names_every_command_and_option():

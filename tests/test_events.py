@@ -279,3 +279,17 @@ def test_tail_prints_live_events(bus, tmp_path):
     assert len(lines) == 2
     assert "task.started" in lines[0] and "the_task#2" in lines[0]
     assert "task.succeeded" in lines[1] and "outputs: identity, inputs, parameters" in lines[1]
+
+
+def test_the_result_stays_the_last_line_of_output_with_events_on(bus, tmp_path):
+    # The local target's XCom is the last line the task prints, after every log line the
+    # event and telemetry machinery writes (stderr and stdout are one stream there).
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "processing-core"), "run-task", "sample_tasks:Echo",
+         *IDENTITY, "--result-path=-"],
+        env=subprocess_env(**bus.env(EVENTS_OUTBOX=str(tmp_path), LOGURU_LEVEL="DEBUG")),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout
+    assert json.loads(completed.stdout.splitlines()[-1])["status"] == "success"
+    assert len(bus.messages(expected=2)) == 2

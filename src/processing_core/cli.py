@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -156,12 +158,19 @@ def run_task(
     from processing_core.config import load_settings
     from processing_core.definition.task import RunContext
     from processing_core.runtime import entrypoint
-    from processing_core.runtime.logging import configure_logging
+    from processing_core.runtime.logging import configure_logging, mask_secrets
 
     try:
         settings = load_settings()
-        configure_logging(settings.loguru_level)
+        configure_logging(
+            settings.loguru_level,
+            settings.log_format,
+            route_standard_logging="logging" not in settings.disabled_instrumentations(),
+        )
+        mask_secrets([settings.isb_password.get_secret_value()])
         task_class = entrypoint.load_task_class(task)
+        # The task's Secret values are in its environment: keep them out of every line.
+        mask_secrets(os.environ.get(variable) for variable in task_class.secrets)
         context = RunContext(
             workflow_name=workflow_name,
             workflow_version=workflow_version,
@@ -238,6 +247,27 @@ def events_tail(
         raise _fail(error) from None
     tail_events(settings, workflow=workflow, run_id=run_id, count=count, timeout=timeout,
                 as_json=as_json)  # fmt: skip
+
+
+@app.command("settings")
+def show_settings(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the table of variables (as in the README).")
+    ] = False,
+) -> None:
+    """Print every environment setting and its current value (secrets masked)."""
+    from processing_core.config import load_settings, settings_markdown
+
+    if markdown:
+        typer.echo(settings_markdown(), nl=False)
+        return
+    try:
+        settings = load_settings()
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    for name, value in settings.model_dump(mode="json").items():
+        # SecretStr dumps as "**********": the value itself never reaches the screen.
+        typer.echo(f"{name.upper()}={value if isinstance(value, str) else json.dumps(value)}")
 
 
 @app.command("spark-main")

@@ -170,7 +170,56 @@ class Settings(BaseSettings):
             "target passes Airflow's XCom path."
         ),
     )
-    loguru_level: str = Field(default="INFO", description="Lowest level of log lines written.")
+    loguru_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = (
+        Field(default="INFO", description="Lowest level of log lines written.")
+    )
+    log_format: Literal["human", "json"] | None = Field(
+        default=None,
+        description=(
+            "`human` or `json` (one JSON object per line, for cluster log collection); "
+            "default: human on a terminal, json otherwise."
+        ),
+    )
+
+    # OpenTelemetry: nothing touches the network unless an endpoint is set.
+    otel_service_name: str = Field(
+        default="processing-core", description="service.name of traces and metrics."
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="OTLP/HTTP endpoint for spans, e.g. `http://collector:4318/v1/traces`.",
+    )
+    otel_exporter_otlp_metrics_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="OTLP/HTTP endpoint for metrics, e.g. `http://collector:4318/v1/metrics`.",
+    )
+    otel_exporter_otlp_traces_insecure: bool = Field(
+        default=False,
+        description="Do not verify the TLS certificate of an https traces endpoint.",
+    )
+    otel_exporter_otlp_metrics_insecure: bool = Field(
+        default=False,
+        description="Do not verify the TLS certificate of an https metrics endpoint.",
+    )
+    otel_python_disabled_instrumentations: str = Field(
+        default="",
+        description="Comma-separated instrumentations not to enable (`logging` keeps the "
+        "standard library's logging out of loguru).",
+    )
+    pod_name: str | None = Field(
+        default=None, description="The task pod's name (set by generated pods, downward API)."
+    )
+    pod_namespace: str | None = Field(
+        default=None, description="The task pod's namespace (set by generated pods)."
+    )
+    traceparent: str | None = Field(
+        default=None,
+        description="W3C trace context of Airflow's task (set by the generated operators); "
+        "the task's span continues that trace.",
+    )
+    tracestate: str | None = Field(default=None, description="W3C trace state, with TRACEPARENT.")
 
     # Spark tasks: defaults for every Spark task's SparkApplication; a task class's
     # spark_resources wins field by field. Memory in MB (or with a unit: 2g, 512m).
@@ -282,7 +331,15 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "build_version", "pipeline_image_repository", "k8s_service_account", mode="before"
+        "build_version",
+        "pipeline_image_repository",
+        "k8s_service_account",
+        "log_format",
+        "otel_exporter_otlp_traces_endpoint",
+        "otel_exporter_otlp_metrics_endpoint",
+        "traceparent",
+        "tracestate",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
@@ -333,6 +390,11 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError(problems[0])
         return self
+
+    def disabled_instrumentations(self) -> set[str]:
+        return {
+            name.strip() for name in self.otel_python_disabled_instrumentations.split(",") if name
+        }
 
     def isb_address(self) -> tuple[str, int]:
         """RabbitMQ's host and port: ISB_HOST/ISB_PORT, else MESH_CONFIG, else localhost:5672."""

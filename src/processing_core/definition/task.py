@@ -5,12 +5,16 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from processing_core.definition.resources import Resources, SecretRef
+
+if TYPE_CHECKING:
+    from processing_core.runtime.telemetry import Telemetry
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class TaskBase(ABC):
         self.outputs: dict[str, Any] = {}
         self.metrics: dict[str, Any] = {}
         self._rolled_back = False
+        # Set by the entrypoint; without it telemetry_span() is a no-op (tests, notebooks).
+        self.telemetry: Telemetry | None = None
 
     # -- the run's identity and inputs ------------------------------------------------------
     @property
@@ -106,12 +112,26 @@ class TaskBase(ABC):
     def __call__(self) -> None:
         """Run `pre_run`, `run`, `post_run`; on any failure run `rollback()` and re-raise."""
         try:
-            self.pre_run()
-            self.run()
-            self.post_run()
+            with self.telemetry_span("pre_run"):
+                self.pre_run()
+            with self.telemetry_span("run"):
+                self.run()
+            with self.telemetry_span("post_run"):
+                self.post_run()
         except BaseException:
-            self._rollback_once()
+            with self.telemetry_span("rollback"):
+                self._rollback_once()
             raise
+
+    def telemetry_span(self, name: str) -> AbstractContextManager[object]:
+        """A span of its own for a step of the task: `with self.telemetry_span("fit model"):`.
+
+        A child of the current span (the task's, or the step's around it); an exception
+        raised inside is recorded on it and sets its error status.
+        """
+        if self.telemetry is None:
+            return nullcontext()
+        return self.telemetry.span(name)
 
     def __enter__(self) -> Self:
         return self

@@ -12,6 +12,14 @@ from processing_core.definition.task import TaskBase
 from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.spec import Call
 
+# Airflow's W3C trace context of the running task, as the task's environment: the task span
+# continues Airflow's trace. Templates, so the DAG file imports nothing for it; empty when
+# Airflow traces nothing.
+TRACE_CONTEXT_ENV = {
+    "TRACEPARENT": "{{ (ti.context_carrier or {}).get('traceparent', '') }}",
+    "TRACESTATE": "{{ (ti.context_carrier or {}).get('tracestate', '') }}",
+}
+
 # Where the XCom sidecar of a pod (or a Spark driver) reads the task's result.
 XCOM_RESULT_PATH = "/airflow/xcom/return.json"
 LABEL_PREFIX = "processing-core"

@@ -7,6 +7,7 @@ from typing import Any
 from processing_core.definition import naming
 from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.common import (
+    TRACE_CONTEXT_ENV,
     NodeContext,
     base_operator_kwargs,
     pod_annotations,
@@ -36,6 +37,10 @@ def kubernetes_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         "env_vars": [
             _downward_env("POD_NAME", "metadata.name"),
             _downward_env("POD_NAMESPACE", "metadata.namespace"),
+            *(
+                Call(f"{K8S_MODELS}:V1EnvVar", kwargs={"name": name, "value": value})
+                for name, value in TRACE_CONTEXT_ENV.items()
+            ),
         ],
         "do_xcom_push": True,
         "get_logs": True,

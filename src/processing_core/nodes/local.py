@@ -12,6 +12,7 @@ from typing import Any
 
 from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.common import (
+    TRACE_CONTEXT_ENV,
     NodeContext,
     base_operator_kwargs,
     inputs_template,
@@ -34,6 +35,7 @@ _VARIABLE_MARK = "\0"
 def local_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     inputs = inputs_template(context.upstream_task_ids)
     env = {variable: template for variable, template in _RUN_ENV.values() if template}
+    env |= TRACE_CONTEXT_ENV
     if inputs is not None:
         env[_RUN_ENV["inputs"][0]] = inputs
 

@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from loguru import logger
+from opentelemetry.trace import Span
 
 from processing_core.config import Settings, load_settings
 from processing_core.definition.naming import PYTHON_PATH_RE
@@ -22,6 +23,7 @@ from processing_core.errors import TaskResolutionError
 from processing_core.events.emit import EventEmitter, identity, traceback_tail
 from processing_core.events.model import EventError, EventKind, StatusEvent
 from processing_core.runtime.result import TaskResult, check_json, check_result, write_result
+from processing_core.runtime.telemetry import Telemetry, trace_ids
 
 EXIT_SUCCESS = 0
 EXIT_FAILED = 1
@@ -103,38 +105,62 @@ def run_task(
     result_path: str | None,
     settings: Settings | None = None,
 ) -> int:
-    """Run the task's lifecycle; write its result; send its events; return the exit code."""
+    """Run the task's lifecycle in its span; write its result; send its events; flush all.
+
+    Returns the process exit code.
+    """
     settings = settings or load_settings()
-    log = logger.bind(
-        workflow=context.workflow_name,
-        version=context.workflow_version,
-        run_id=context.run_id,
-        task_id=context.task_id,
-        try_number=context.try_number,
-    )
+    telemetry = Telemetry(settings, context)
     events = EventEmitter(settings)
-    about = identity(context)
+    # A file result is written as soon as it is known; a result on standard output is the
+    # process's very last line (the BashOperator pushes the last line), after whatever the
+    # event and telemetry shutdown log.
+    file_path = None if result_path == "-" else result_path
+    try:
+        with telemetry.task_span() as span, logger.contextualize(**_log_identity(context)):
+            code, result = _run_in_span(task_class, context, file_path, telemetry, span, events)
+        telemetry.record_task(failed=code != EXIT_SUCCESS)
+    finally:
+        events.close()
+        telemetry.shutdown()
+    if result_path == "-":
+        write_result(result, "-")
+    return code
+
+
+def _run_in_span(
+    task_class: type[TaskBase],
+    context: RunContext,
+    result_path: str | None,
+    telemetry: Telemetry,
+    span: Span,
+    events: EventEmitter,
+) -> tuple[int, TaskResult]:
+    about = {**identity(context), "trace_id": trace_ids()[0]}
     events.emit(StatusEvent(kind=EventKind.TASK_STARTED, source="task", **about))
     task = task_class(context)
-    log.info("Task {} starting ({})", context.task_id, task_class.import_path())
+    task.telemetry = telemetry
+    logger.info("Task {} starting ({})", context.task_id, task_class.import_path())
     try:
         with _sigterm_raises(), task:
             task()
             check_result(task.outputs, task.metrics, task_class.__name__)
-    except TaskTerminated:
-        log.error("Task {} terminated by SIGTERM; rolled back", context.task_id)
+    except TaskTerminated as stop:
+        logger.error("Task {} terminated by SIGTERM; rolled back", context.task_id)
+        telemetry.fail(span, stop)
         result = TaskResult("terminated", "terminated by SIGTERM", task.outputs, task.metrics)
         error = EventError(type="Terminated", message=result.message)
         final = StatusEvent(kind=EventKind.TASK_FAILED, source="task", error=error, **about)
         code = EXIT_TERMINATED
     except Exception as exception:
         message = f"{type(exception).__name__}: {exception}"
-        log.error(
+        logger.error(
             "Task {} failed and was rolled back: {}\n{}",
             context.task_id,
             message,
             traceback_tail(exception, characters=100_000),
         )
+        telemetry.fail(span, exception)
         result = TaskResult(
             "failed", message, _json_or_empty(task.outputs), _json_or_empty(task.metrics)
         )
@@ -146,7 +172,7 @@ def run_task(
         final = StatusEvent(kind=EventKind.TASK_FAILED, source="task", error=error, **about)
         code = EXIT_FAILED
     else:
-        log.info("Task {} succeeded", context.task_id)
+        logger.info("Task {} succeeded", context.task_id)
         result = TaskResult("success", "", task.outputs, task.metrics)
         final = StatusEvent(
             kind=EventKind.TASK_SUCCEEDED,
@@ -157,11 +183,18 @@ def run_task(
         )
         code = EXIT_SUCCESS
     write_result(result, result_path)
-    try:
-        events.emit(final)
-    finally:
-        events.close()
-    return code
+    events.emit(final)
+    return code, result
+
+
+def _log_identity(context: RunContext) -> dict[str, Any]:
+    return {
+        "workflow": context.workflow_name,
+        "version": context.workflow_version,
+        "run_id": context.run_id,
+        "task_id": context.task_id,
+        "try_number": context.try_number,
+    }
 
 
 @contextmanager

@@ -1,22 +1,135 @@
-"""Log lines of a task run: loguru to standard error, each line naming its run and task."""
+"""Log lines of a task run: loguru on standard error, each line naming its run, task and span.
+
+Libraries' standard `logging` (pika, Airflow, Spark's py4j) is routed into loguru, so every
+line has the same fields and format. `json` writes one object per line for cluster log
+collection. Secret values known to the run are masked in every line.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
+from collections.abc import Iterable
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
 
-_FORMAT = (
+if TYPE_CHECKING:
+    from loguru import Message, Record
+
+IDENTITY = ("workflow", "version", "run_id", "task_id", "try_number")
+_HUMAN = (
     "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
-    "{extra[workflow]} {extra[version]} {extra[run_id]} {extra[task_id]}#{extra[try_number]} | "
-    "<level>{message}</level>"
+    "{extra[workflow]} {extra[version]} {extra[run_id]} {extra[task_id]}#{extra[try_number]} "
+    "<dim>{extra[trace_id]}:{extra[span_id]}</dim> | <level>{message}</level>"
 )
+MASK = "********"
+# Values shorter than this are not masked: they would blank out ordinary words.
+_MIN_SECRET_LENGTH = 4
 
 
-def configure_logging(level: str) -> None:
+class _Masker:
+    def __init__(self) -> None:
+        self.secrets: list[str] = []
+
+    def add(self, values: Iterable[str | None]) -> None:
+        for value in values:
+            if value and len(value) >= _MIN_SECRET_LENGTH and value not in self.secrets:
+                self.secrets.append(value)
+        # Longest first, so a secret containing another is masked whole.
+        self.secrets.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
+_masker = _Masker()
+
+
+def mask_secrets(values: Iterable[str | None]) -> None:
+    """Never write these values: every later log line shows them as ********."""
+    _masker.add(values)
+
+
+def configure_logging(
+    level: str,
+    log_format: str | None,
+    *,
+    route_standard_logging: bool = True,
+    stream: TextIO | None = None,
+) -> None:
     """Standard error only: standard output carries the local target's result line."""
+    stream = stream or sys.stderr
+    if log_format is None:
+        log_format = "human" if stream.isatty() else "json"
     logger.remove()
     logger.configure(
-        extra={"workflow": "-", "version": "-", "run_id": "-", "task_id": "-", "try_number": "-"}
+        extra={name: "-" for name in (*IDENTITY, "trace_id", "span_id")},
+        patcher=_patch,
     )
-    logger.add(sys.stderr, level=level.upper(), format=_FORMAT, colorize=None)
+    if log_format == "json":
+        logger.add(_json_sink(stream), level=level, format="{message}", colorize=False)
+    else:
+        logger.add(stream, level=level, format=_HUMAN, colorize=None)
+    if route_standard_logging:
+        logging.basicConfig(handlers=[_InterceptHandler()], level=0, force=True)
+        # pika narrates every connection at INFO; its warnings and errors are what matter.
+        logging.getLogger("pika").setLevel(logging.WARNING)
+
+
+def _patch(record: Record) -> None:
+    trace_id, span_id = _current_trace_ids()
+    if trace_id:
+        record["extra"]["trace_id"], record["extra"]["span_id"] = trace_id, span_id
+    if _masker.secrets:
+        record["message"] = _masker(record["message"])
+
+
+def _current_trace_ids() -> tuple[str | None, str | None]:
+    if "opentelemetry.trace" not in sys.modules:  # no telemetry in this process
+        return None, None
+    from processing_core.runtime.telemetry import trace_ids
+
+    return trace_ids()
+
+
+def _json_sink(stream: TextIO) -> Any:
+    def write(message: Message) -> None:
+        record = message.record
+        document = {
+            "time": record["time"].isoformat(),
+            "level": record["level"].name,
+            "message": record["message"],
+            "logger": record["name"],
+            **{name: record["extra"].get(name) for name in (*IDENTITY, "trace_id", "span_id")},
+        }
+        if record["exception"] is not None:
+            import traceback
+
+            error = record["exception"]
+            document["exception"] = _masker(
+                "".join(traceback.format_exception(error.type, error.value, error.traceback))
+            )
+        stream.write(json.dumps(document, default=str) + "\n")
+        stream.flush()
+
+    return write
+
+
+class _InterceptHandler(logging.Handler):
+    """Hands standard-library log records to loguru (loguru's documented recipe)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        frame: FrameType | None = logging.currentframe()
+        depth = 2
+        while frame is not None and frame.f_code.co_filename == logging.__file__:
+            frame, depth = frame.f_back, depth + 1
+        logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())

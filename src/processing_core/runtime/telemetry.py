@@ -1,0 +1,155 @@
+"""Traces and metrics of a task run with OpenTelemetry, exported over OTLP/HTTP when configured.
+
+Without an endpoint nothing touches the network: spans still exist, so that logs and events
+carry trace and span ids. The task's span continues Airflow's trace when TRACEPARENT is set.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from processing_core._meta import library_version
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    from processing_core.config import Settings
+    from processing_core.definition.task import RunContext
+
+INSTRUMENTATION = "processing_core"
+
+
+class Telemetry:
+    """The tracer (and meter) of one task run; `shutdown()` flushes everything."""
+
+    def __init__(self, settings: Settings, context: RunContext) -> None:
+        self.settings = settings
+        self.context = context
+        self.attributes: dict[str, str | int] = {
+            "processing_core.workflow.name": context.workflow_name,
+            "processing_core.workflow.version": context.workflow_version,
+            "airflow.dag_id": context.dag_id or "",
+            "airflow.run_id": context.run_id,
+            "airflow.task_id": context.task_id,
+            "airflow.try_number": context.try_number,
+        }
+        resource: dict[str, str | int] = {
+            "service.name": settings.otel_service_name,
+            "service.version": library_version(),
+            **self.attributes,
+        }
+        if settings.pod_name:
+            resource["k8s.pod.name"] = settings.pod_name
+        if settings.pod_namespace:
+            resource["k8s.namespace.name"] = settings.pod_namespace
+        self.resource = Resource.create(resource)
+        self.tracer_provider = TracerProvider(resource=self.resource)
+        if settings.otel_exporter_otlp_traces_endpoint:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+            exporter = OTLPSpanExporter(
+                endpoint=settings.otel_exporter_otlp_traces_endpoint,
+                session=_session(settings.otel_exporter_otlp_traces_insecure),
+            )
+            self.tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+        self.tracer = self.tracer_provider.get_tracer(INSTRUMENTATION, library_version())
+        self.meter_provider = _meter_provider(settings, self.resource)
+        self._started = time.perf_counter()
+
+    @contextmanager
+    def task_span(self) -> Iterator[Span]:
+        """The task's span: a child of Airflow's (TRACEPARENT) or the root of a new trace."""
+        carrier = {}
+        if self.settings.traceparent:
+            carrier["traceparent"] = self.settings.traceparent
+            if self.settings.tracestate:
+                carrier["tracestate"] = self.settings.tracestate
+        parent = TraceContextTextMapPropagator().extract(carrier) if carrier else None
+        with self.tracer.start_as_current_span(
+            f"task {self.context.task_id}",
+            context=parent,
+            attributes=self.attributes,
+            # The entrypoint handles failures inside the span and marks it itself.
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            yield span
+
+    @contextmanager
+    def span(self, name: str) -> Iterator[Span]:
+        """A child of the current span; an exception is recorded and sets the error status."""
+        with self.tracer.start_as_current_span(name) as span:
+            yield span
+
+    @staticmethod
+    def fail(span: Span, error: BaseException) -> None:
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+
+    def record_task(self, failed: bool) -> None:
+        """Count the task and its duration, with workflow, version and task as attributes."""
+        if self.meter_provider is None:
+            return
+        meter = self.meter_provider.get_meter(INSTRUMENTATION, library_version())
+        attributes = {
+            "workflow": self.context.workflow_name,
+            "version": self.context.workflow_version,
+            "task": self.context.task_id,
+        }
+        meter.create_counter(
+            "processing_core.tasks.executed", description="Task runs, whatever their outcome."
+        ).add(1, attributes)
+        meter.create_counter("processing_core.tasks.failed", description="Failed task runs.").add(
+            1 if failed else 0, attributes
+        )
+        meter.create_histogram(
+            "processing_core.task.duration", unit="s", description="Duration of task runs."
+        ).record(time.perf_counter() - self._started, attributes)
+
+    def shutdown(self) -> None:
+        """Export what is buffered and stop; called on every way out, SIGTERM included."""
+        self.tracer_provider.shutdown()
+        if self.meter_provider is not None:
+            self.meter_provider.shutdown()
+
+
+def trace_ids() -> tuple[str | None, str | None]:
+    """The current trace and span ids, as hex, or (None, None) outside a span."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None, None
+    return f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
+
+
+def _meter_provider(settings: Settings, resource: Resource) -> MeterProvider | None:
+    if not settings.otel_exporter_otlp_metrics_endpoint:
+        return None
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    exporter = OTLPMetricExporter(
+        endpoint=settings.otel_exporter_otlp_metrics_endpoint,
+        session=_session(settings.otel_exporter_otlp_metrics_insecure),
+    )
+    # One export at shutdown is what a task run needs; the interval only bounds long tasks.
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
+    return MeterProvider(resource=resource, metric_readers=[reader])
+
+
+def _session(insecure: bool) -> Any:
+    import requests
+
+    session = requests.Session()
+    session.verify = not insecure
+    return session
