@@ -129,3 +129,20 @@ class SparkSized(SparkTaskBase):
 
     def run(self) -> None:
         pass
+
+
+class Traced(TaskBase):
+    """Opens its own span and logs, once, the value of its secret (which must be masked)."""
+
+    secrets = {"DB_PASSWORD": SecretRef(secret="db-credentials", key="password")}
+
+    def run(self) -> None:
+        import logging
+        import os
+
+        from loguru import logger
+
+        with self.telemetry_span("fit model"):
+            logger.info("connecting with password {}", os.environ.get("DB_PASSWORD"))
+            logging.getLogger("some.library").warning("library says hello")
+        self.outputs = {"fitted": True}

@@ -14,10 +14,12 @@ from processing_core.nodes.spec import Call
 
 # Airflow's W3C trace context of the running task, as the task's environment: the task span
 # continues Airflow's trace. Templates, so the DAG file imports nothing for it; empty when
-# Airflow traces nothing.
+# Airflow traces nothing, or when its task instance has no carrier (Airflow renders with
+# StrictUndefined, hence `is defined`).
+_CARRIER = "(ti.context_carrier if ti.context_carrier is defined else none)"
 TRACE_CONTEXT_ENV = {
-    "TRACEPARENT": "{{ (ti.context_carrier or {}).get('traceparent', '') }}",
-    "TRACESTATE": "{{ (ti.context_carrier or {}).get('tracestate', '') }}",
+    "TRACEPARENT": "{{ (" + _CARRIER + " or {}).get('traceparent', '') }}",
+    "TRACESTATE": "{{ (" + _CARRIER + " or {}).get('tracestate', '') }}",
 }
 
 # Where the XCom sidecar of a pod (or a Spark driver) reads the task's result.

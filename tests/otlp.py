@@ -1,0 +1,94 @@
+"""A real OTLP/HTTP receiver on loopback: stores and decodes what exporters send it."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import threading
+import time
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.traces: list[ExportTraceServiceRequest] = []
+        self.metrics: list[ExportMetricsServiceRequest] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                if self.path == "/v1/traces":
+                    receiver.traces.append(ExportTraceServiceRequest.FromString(body))
+                    reply = ExportTraceServiceResponse().SerializeToString()
+                elif self.path == "/v1/metrics":
+                    receiver.metrics.append(ExportMetricsServiceRequest.FromString(body))
+                    reply = ExportMetricsServiceResponse().SerializeToString()
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{self.url}/v1/traces",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": f"{self.url}/v1/metrics",
+        }
+
+    def spans(self) -> list:
+        return [
+            (resource_spans.resource, span)
+            for request in self.traces
+            for resource_spans in request.resource_spans
+            for scope in resource_spans.scope_spans
+            for span in scope.spans
+        ]
+
+    def metric_points(self) -> dict[str, list]:
+        points: dict[str, list] = {}
+        for request in self.metrics:
+            for resource_metrics in request.resource_metrics:
+                for scope in resource_metrics.scope_metrics:
+                    for metric in scope.metrics:
+                        data = metric.sum if metric.HasField("sum") else metric.histogram
+                        points.setdefault(metric.name, []).extend(data.data_points)
+        return points
+
+    def wait_for_spans(self, count: int, timeout: float = 10) -> list:
+        deadline = time.monotonic() + timeout
+        while len(self.spans()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.spans()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def attributes(items) -> dict:
+    values = {}
+    for item in items:
+        kind = item.value.WhichOneof("value")
+        values[item.key] = getattr(item.value, kind) if kind else None
+    return values
