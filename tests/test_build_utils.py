@@ -1,79 +1,71 @@
-"""The repository's own build steps, run as CI runs them, against a real loopback server."""
+"""The repository's own build steps, run as CI runs them."""
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import subprocess
 import sys
-import threading
-import zipfile
-from io import BytesIO
 from pathlib import Path
 
-import pytest
+from artifactory import Repository
 from conftest import REPO_ROOT, subprocess_env
 
-
-class Repository(http.server.BaseHTTPRequestHandler):
-    """Stores PUT bodies; checks the checksum header like Artifactory does."""
-
-    stored: dict[str, tuple[bytes, dict]] = {}
-
-    def do_PUT(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if hashlib.sha256(body).hexdigest() != self.headers.get("X-Checksum-Sha256"):
-            self.send_response(409)
-        else:
-            self.stored[self.path] = (body, dict(self.headers))
-            self.send_response(201)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
+TOKEN = "release-token-42"
 
 
-@pytest.fixture
-def repository():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Repository)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    Repository.stored = {}
-    yield f"http://127.0.0.1:{server.server_port}/dags", Repository.stored
-    server.shutdown()
+def test_release_script_bundles_verifies_and_publishes(tmp_path):
+    repository = Repository(TOKEN)
+    try:
+        env = subprocess_env(
+            PROCESSING_CORE=str(Path(sys.executable).parent / "processing-core"),
+            ARTIFACTORY_TOKEN=TOKEN,
+        )
+        completed = subprocess.run(
+            ["bash", "build_utils/release_dags.sh", "5.0.0", repository.url, str(tmp_path)],
+            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        repository.close()
+    assert completed.returncode == 0, completed.stderr
+    assert "/artifactory/dags-local/workflows-dags-5.0.0.zip" in repository.files
+    assert TOKEN not in completed.stdout + completed.stderr
 
 
-def test_export_then_publish_the_example(tmp_path: Path, repository):
-    url, stored = repository
-    env = subprocess_env(PROCESSING_CORE=str(Path(sys.executable).parent / "processing-core"))
-    export = subprocess.run(
-        ["bash", "build_utils/export_dags.sh", "5.0.0", str(tmp_path / "dags")], cwd=REPO_ROOT, env=env,
-        capture_output=True, text=True, timeout=120,
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def check(repo: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(REPO_ROOT / "build_utils" / "check_changelog.sh"), "main"],
+        cwd=repo, capture_output=True, text=True,
     )  # fmt: skip
-    assert export.returncode == 0, export.stderr
-    dags = tmp_path / "dags"
-    command = [sys.executable, "build_utils/publish_dags.py", str(dags), "--version", "5.0.0",
-               "--url", url]  # fmt: skip
-    env["ARTIFACTORY_TOKEN"] = "s3cret-token"
-    runs = [subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-            for _ in range(2)]  # fmt: skip
-    for run in runs:
-        assert run.returncode == 0, run.stderr
-        assert "s3cret-token" not in run.stdout + run.stderr
-    body, headers = stored["/dags/dags-5.0.0.zip"]
-    assert headers["Authorization"] == "Bearer s3cret-token"
-    names = zipfile.ZipFile(BytesIO(body)).namelist()
-    assert "l0_to_l1_vbi_5.0.0.py" in names
-    for name in names:
-        assert zipfile.ZipFile(BytesIO(body)).read(name) == (dags / name).read_bytes()
 
 
-def test_publish_reports_an_unreachable_repository(tmp_path: Path):
-    (tmp_path / "a.py").write_text("# dag\n")
-    run = subprocess.run(
-        [sys.executable, "build_utils/publish_dags.py", str(tmp_path), "--version", "1",
-         "--url", "http://127.0.0.1:9/dags"],
-        cwd=REPO_ROOT, capture_output=True, text=True,
-    )  # fmt: skip
-    assert run.returncode == 1
-    assert "cannot reach http://127.0.0.1:9/dags/dags-1.zip" in run.stderr
+def test_changelog_check_wants_a_fragment_for_every_change_to_src(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "changelog").mkdir()
+    (repo / "src" / "a.py").write_text("x = 1\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "base")
+    git(repo, "checkout", "-qb", "change")
+    (repo / "README.md").write_text("docs only\n")
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "docs")
+    assert check(repo).returncode == 0
+    (repo / "src" / "a.py").write_text("x = 2\n")
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "code")
+    refused = check(repo)
+    assert refused.returncode == 1 and "no towncrier fragment" in refused.stderr
+    (repo / "changelog" / "7.chore.md").write_text("not a type\n")
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "wrong type")
+    assert check(repo).returncode == 1
+    (repo / "changelog" / "7.bugfix.md").write_text("Fixed x.\n")
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "fragment")
+    accepted = check(repo)
+    assert accepted.returncode == 0, accepted.stderr
+    assert "changelog/7.bugfix.md" in accepted.stdout

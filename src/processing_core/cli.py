@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -186,6 +188,146 @@ def run_task(
         raise typer.Exit(code=entrypoint.EXIT_UNUSABLE_INPUT) from None
     code = entrypoint.run_task(task_class, context, result_path or settings.result_path, settings)
     raise typer.Exit(code=code)
+
+
+@app.command()
+def bundle(
+    package: PackageArgument,
+    version: Annotated[str, typer.Option("--version", help="The version to bundle.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the archive into.")],
+    target: TargetOption = "kubernetes",
+    image: Annotated[
+        str | None, typer.Option("--image", help="Image repository or reference, as for export.")
+    ] = None,
+    image_digest: Annotated[
+        str | None,
+        typer.Option("--image-digest", help="The image's digest (sha256:...), for the manifest."),
+    ] = None,
+) -> None:
+    """Validate and export every workflow of PACKAGE into one reproducible archive.
+
+    `<distribution>-dags-<version>.zip` holds the DAG files and a manifest.json (versions of
+    the distribution, processing-core, Airflow and providers; the image; each workflow with
+    its dag_id, task ids and the sha256 of its file). The same inputs give the same bytes.
+    """
+    from processing_core.build_utils import discover_workflows, render_workflows
+    from processing_core.nodes.dag import ExportOptions
+    from processing_core.release.bundle import build_manifest, distribution_of, write_bundle
+
+    if image_digest is not None and not re.fullmatch(r"sha256:[0-9a-f]{64}", image_digest):
+        typer.secho(
+            f"Error: --image-digest {image_digest!r} is not of the form sha256:<64 hex digits>",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(code=1)
+    try:
+        options = ExportOptions.create(target=target, version=version, image=image)
+        workflows = discover_workflows(package)
+        results = render_workflows(workflows, options)
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    reference = options.image_for(workflows[0], version) if target == "kubernetes" else None
+    manifest = build_manifest(
+        results,
+        distribution=distribution_of(package),
+        version=version,
+        image=reference,
+        image_digest=image_digest,
+    )
+    written = write_bundle(results, manifest, out)
+    typer.echo(str(written.path))
+
+
+@app.command()
+def verify(archive: Annotated[Path, typer.Argument(help="A bundle made by `bundle`.")]) -> None:
+    """Check a bundle: its manifest, every checksum, and that Airflow loads every DAG file."""
+    from processing_core.release.verify import verify_bundle
+
+    problems = verify_bundle(archive)
+    if problems:
+        typer.secho(f"Error: {archive} is not sound:", fg=typer.colors.RED, err=True)
+        for problem in problems:
+            typer.echo(f"- {problem}", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"{archive}: manifest, checksums and DAG files are sound.")
+
+
+@app.command()
+def publish(
+    archive: Annotated[Path, typer.Argument(help="A bundle made by `bundle`.")],
+    url: Annotated[str, typer.Option("--url", help="Repository folder URL to PUT into.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a version that is already published.")
+    ] = False,
+) -> None:
+    """PUT the bundle and its manifest to an Artifactory-style repository.
+
+    Sends X-Checksum-Sha256/Sha1 headers, credentials from ARTIFACTORY_TOKEN (or
+    ARTIFACTORY_USERNAME/ARTIFACTORY_PASSWORD), retries server errors by RETRY_CONFIG, and
+    refuses to overwrite a published version unless --force.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from processing_core.config import load_settings
+    from processing_core.release.publish import publish_bundle
+
+    size = archive.stat().st_size if archive.is_file() else 0
+    try:
+        settings = load_settings()
+        with Progress(console=Console(stderr=True), transient=True, disable=size < 1 << 20) as bar:
+            task = bar.add_task(f"Uploading {archive.name}", total=size)
+            written = publish_bundle(
+                archive, url, settings, force=force, progress=lambda n: bar.advance(task, n)
+            )
+    except (ProcessingCoreError, OSError) as error:
+        typer.secho(f"Error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    for target in written:
+        typer.echo(f"published {target}")
+
+
+DagsFolderOption = Annotated[
+    Path, typer.Option("--dags-folder", help="The Airflow DAGs folder (one sub-folder a version).")
+]
+
+
+@app.command()
+def install(
+    archive: Annotated[Path, typer.Argument(help="A bundle made by `bundle`.")],
+    dags_folder: DagsFolderOption,
+) -> None:
+    """Unpack a bundle into the DAGs folder as `<distribution>-<version>/`, atomically."""
+    from processing_core.release.install import install_bundle
+
+    try:
+        installed = install_bundle(archive, dags_folder)
+    except (ProcessingCoreError, OSError, zipfile.BadZipFile) as error:
+        typer.secho(f"Error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"installed {installed.distribution} {installed.version} in {installed.folder}")
+
+
+@app.command()
+def versions(dags_folder: DagsFolderOption) -> None:
+    """List the installed versions of each distribution, newest first, with their dag_ids."""
+    from processing_core.release.install import installed_versions
+
+    for installed in installed_versions(dags_folder):
+        typer.echo(f"{installed.distribution} {installed.version}  {' '.join(installed.dag_ids)}")
+
+
+@app.command()
+def prune(
+    dags_folder: DagsFolderOption,
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Versions to keep of each.")],
+) -> None:
+    """Remove old versions of each distribution from the DAGs folder; never the newest N."""
+    from processing_core.release.install import prune as prune_versions
+
+    for removed in prune_versions(dags_folder, keep):
+        typer.echo(f"removed {removed.distribution} {removed.version}")
 
 
 events_app = typer.Typer(

@@ -317,6 +317,16 @@ class Settings(BaseSettings):
             "mount a volume there to keep them across pods."
         ),
     )
+    # Publishing DAG bundles to an artifact repository (Artifactory).
+    artifactory_token: SecretStr | None = Field(
+        default=None, description="Access token for publishing bundles (never shown)."
+    )
+    artifactory_username: str | None = Field(
+        default=None, description="User for publishing bundles, with ARTIFACTORY_PASSWORD."
+    )
+    artifactory_password: SecretStr | None = Field(
+        default=None, description="Password of ARTIFACTORY_USERNAME (never shown)."
+    )
     pyspark_gateway_port: int | None = Field(
         default=None,
         description=(

@@ -1,0 +1,231 @@
+"""Bundles, verification, publishing to a loopback repository, install and prune."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from artifactory import Repository
+from conftest import load_dagbag, run_cli
+
+from processing_core.release import install as install_module
+from processing_core.release.install import install_bundle, installed_versions
+
+TOKEN = "s3cret-artifactory-token"
+
+
+def bundle(out: Path, version: str = "2.0.0", **env: str) -> Path:
+    completed = run_cli("bundle", "workflows", "--version", version, "--out", str(out), **env)
+    assert completed.returncode == 0, completed.stderr
+    return Path(completed.stdout.strip().splitlines()[-1])
+
+
+def rewrite(archive: Path, change) -> None:
+    """Rewrite the archive's entries through `change(entries)`."""
+    with zipfile.ZipFile(archive) as source:
+        entries = {name: source.read(name) for name in source.namelist()}
+    change(entries)
+    with zipfile.ZipFile(archive, "w") as target:
+        for name, data in entries.items():
+            target.writestr(name, data)
+
+
+def test_bundle_is_reproducible_and_its_manifest_matches(tmp_path):
+    first = bundle(tmp_path / "a", PYTHONHASHSEED="1")
+    second = bundle(tmp_path / "b", PYTHONHASHSEED="2")
+    assert first.name == "workflows-dags-2.0.0.zip"
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        assert manifest["distribution"] == {"name": "workflows", "version": "2.0.0"}
+        assert (
+            manifest["airflow"]
+            and manifest["providers"]["apache-airflow-providers-cncf-kubernetes"]
+        )
+        assert manifest["image"]["reference"] == "workflows:2.0.0"
+        assert {w["dag_id"] for w in manifest["workflows"]} == {
+            "l0_to_l1_vbi_2.0.0",
+            "l0_to_quicklook_vbi_2.0.0",
+        }
+        for workflow in manifest["workflows"]:
+            assert hashlib.sha256(archive.read(workflow["file"])).hexdigest() == workflow["sha256"]
+        l1 = next(w for w in manifest["workflows"] if w["name"] == "l0_to_l1_vbi")
+        assert l1["task_ids"][0] == "ingest" and len(l1["task_ids"]) == 6
+
+
+def test_bundle_records_the_image_digest(tmp_path):
+    digest = "sha256:" + "b" * 64
+    completed = run_cli("bundle", "workflows", "--version", "2.0.0", "--out", str(tmp_path),
+                        "--image", "registry.example.org/vbi", "--image-digest", digest)  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    with zipfile.ZipFile(tmp_path / "workflows-dags-2.0.0.zip") as archive:
+        image = json.loads(archive.read("manifest.json"))["image"]
+    assert image == {"reference": "registry.example.org/vbi:2.0.0", "digest": digest}
+    bad = run_cli(
+        "bundle",
+        "workflows",
+        "--version",
+        "2.0.0",
+        "--out",
+        str(tmp_path),
+        "--image-digest",
+        "latest",
+    )
+    assert bad.returncode == 1 and "--image-digest 'latest'" in bad.stderr
+
+
+def test_verify_accepts_a_sound_bundle_and_names_each_defect(tmp_path):
+    archive = bundle(tmp_path)
+    sound = run_cli("verify", str(archive))
+    assert sound.returncode == 0, sound.stderr
+    name = "l0_to_l1_vbi_2.0.0.py"
+
+    changed = tmp_path / "changed.zip"
+    changed.write_bytes(archive.read_bytes())
+    rewrite(changed, lambda e: e.__setitem__(name, e[name] + b"\n# tampered\n"))
+    result = run_cli("verify", str(changed))
+    assert result.returncode == 1 and f"{name}: sha256" in result.stderr
+
+    missing = tmp_path / "missing.zip"
+    missing.write_bytes(archive.read_bytes())
+    rewrite(missing, lambda e: e.pop(name))
+    result = run_cli("verify", str(missing))
+    assert result.returncode == 1 and f"{name}: listed in the manifest but missing" in result.stderr
+
+    def break_it(entries):
+        entries[name] = b"raise RuntimeError('broken DAG file')\n"
+        manifest = json.loads(entries["manifest.json"])
+        for workflow in manifest["workflows"]:
+            if workflow["file"] == name:
+                workflow["sha256"] = hashlib.sha256(entries[name]).hexdigest()
+        entries["manifest.json"] = json.dumps(manifest).encode()
+
+    unloadable = tmp_path / "unloadable.zip"
+    unloadable.write_bytes(archive.read_bytes())
+    rewrite(unloadable, break_it)
+    result = run_cli("verify", str(unloadable))
+    assert result.returncode == 1
+    assert f"{name}: Airflow cannot load it: RuntimeError: broken DAG file" in result.stderr
+
+
+@pytest.fixture
+def repository():
+    repository = Repository(TOKEN)
+    yield repository
+    repository.close()
+
+
+def test_publish_stores_the_archive_and_manifest_with_checksums(tmp_path, repository):
+    archive = bundle(tmp_path)
+    completed = run_cli("publish", str(archive), "--url", repository.url, ARTIFACTORY_TOKEN=TOKEN)
+    assert completed.returncode == 0, completed.stderr
+    path = "/artifactory/dags-local/workflows-dags-2.0.0.zip"
+    assert repository.files[path] == archive.read_bytes()
+    assert (
+        repository.headers[path]["X-Checksum-Sha256"]
+        == hashlib.sha256(archive.read_bytes()).hexdigest()
+    )
+    manifest = json.loads(
+        repository.files["/artifactory/dags-local/workflows-dags-2.0.0.manifest.json"]
+    )
+    assert manifest["distribution"]["version"] == "2.0.0"
+    assert TOKEN not in completed.stdout + completed.stderr
+
+
+def test_publish_refuses_to_overwrite_unless_forced(tmp_path, repository):
+    archive = bundle(tmp_path)
+    assert (
+        run_cli(
+            "publish", str(archive), "--url", repository.url, ARTIFACTORY_TOKEN=TOKEN
+        ).returncode
+        == 0
+    )
+    again = run_cli("publish", str(archive), "--url", repository.url, ARTIFACTORY_TOKEN=TOKEN)
+    assert again.returncode == 1
+    assert "is already published" in again.stderr and "--force" in again.stderr
+    forced = run_cli(
+        "publish", str(archive), "--url", repository.url, "--force", ARTIFACTORY_TOKEN=TOKEN
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert ("DELETE", "/artifactory/dags-local/workflows-dags-2.0.0.zip") in repository.requests
+
+
+def test_publish_explains_a_refused_token_and_never_shows_it(tmp_path, repository):
+    archive = bundle(tmp_path)
+    completed = run_cli(
+        "publish", str(archive), "--url", repository.url, ARTIFACTORY_TOKEN="wrong-token-123"
+    )
+    assert completed.returncode == 1
+    assert "answered 401" in completed.stderr and "ARTIFACTORY_TOKEN" in completed.stderr
+    assert "wrong-token-123" not in completed.stdout + completed.stderr
+    assert repository.files == {}
+
+
+def test_publish_retries_a_503(tmp_path, repository):
+    archive = bundle(tmp_path)
+    repository.fail_next = [503]
+    completed = run_cli("publish", str(archive), "--url", repository.url, ARTIFACTORY_TOKEN=TOKEN,
+                        RETRY_CONFIG='{"attempts": 3, "delay_seconds": 0.05}')  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    assert (
+        repository.requests.count(("PUT", "/artifactory/dags-local/workflows-dags-2.0.0.zip")) == 2
+    )
+    assert "/artifactory/dags-local/workflows-dags-2.0.0.zip" in repository.files
+
+
+def test_publish_to_a_missing_repository_or_an_unreachable_one(tmp_path):
+    archive = bundle(tmp_path)
+    unreachable = run_cli("publish", str(archive), "--url", "http://127.0.0.1:9/dags", ARTIFACTORY_TOKEN=TOKEN,
+                          RETRY_CONFIG='{"attempts": 2, "delay_seconds": 0.01}')  # fmt: skip
+    assert (
+        unreachable.returncode == 1 and "cannot reach http://127.0.0.1:9/dags" in unreachable.stderr
+    )
+
+
+def test_install_then_prune_keeps_the_newest_two(tmp_path):
+    dags = tmp_path / "dags"
+    for version in ("1.9.0", "1.10.0", "2.0.0"):
+        archive = bundle(tmp_path / version, version)
+        completed = run_cli("install", str(archive), "--dags-folder", str(dags))
+        assert completed.returncode == 0, completed.stderr
+    listed = run_cli("versions", "--dags-folder", str(dags)).stdout.splitlines()
+    assert [line.split()[1] for line in listed] == ["2.0.0", "1.10.0", "1.9.0"]
+    pruned = run_cli("prune", "--dags-folder", str(dags), "--keep", "2")
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.strip() == "removed workflows 1.9.0"
+    assert sorted(p.name for p in dags.iterdir()) == ["workflows-1.10.0", "workflows-2.0.0"]
+    bag = load_dagbag(dags)
+    assert bag.import_errors == {}
+    assert {d for d in bag.dag_ids if d.startswith("l0_to_l1")} == {
+        "l0_to_l1_vbi_1.10.0",
+        "l0_to_l1_vbi_2.0.0",
+    }
+    assert (
+        sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    )  # no leftovers
+
+
+def test_a_crash_in_the_middle_of_install_leaves_no_partial_file(tmp_path, monkeypatch):
+    dags = tmp_path / "dags"
+    install_bundle(bundle(tmp_path / "old", "1.0.0"), dags)
+    before = {p.relative_to(dags): p.read_bytes() for p in dags.rglob("*") if p.is_file()}
+    archive = bundle(tmp_path / "new", "2.0.0")
+    copied = []
+    real_copy = install_module._copy_member
+
+    def failing_copy(archive_file, member, target):
+        if copied:
+            raise OSError(28, "No space left on device")
+        copied.append(member)
+        real_copy(archive_file, member, target)
+
+    monkeypatch.setattr(install_module, "_copy_member", failing_copy)
+    with pytest.raises(OSError, match="No space left"):
+        install_bundle(archive, dags)
+    after = {p.relative_to(dags): p.read_bytes() for p in dags.rglob("*") if p.is_file()}
+    assert after == before  # the DAGs folder is exactly as it was
+    assert [v.version for v in installed_versions(dags)] == ["1.0.0"]
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # staging removed
