@@ -34,6 +34,11 @@ def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", message)
+
+
 def check(repo: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", str(REPO_ROOT / "build_utils" / "check_changelog.sh"), "main"],
@@ -47,25 +52,20 @@ def test_changelog_check_wants_a_fragment_for_every_change_to_src(tmp_path):
     (repo / "changelog").mkdir()
     (repo / "src" / "a.py").write_text("x = 1\n")
     git(repo, "init", "-q", "-b", "main")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "add", ".")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "base")
+    commit_all(repo, "base")
     git(repo, "checkout", "-qb", "change")
     (repo / "README.md").write_text("docs only\n")
-    git(repo, "add", ".")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "docs")
+    commit_all(repo, "docs")
     assert check(repo).returncode == 0
     (repo / "src" / "a.py").write_text("x = 2\n")
-    git(repo, "add", ".")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "code")
+    commit_all(repo, "code")
     refused = check(repo)
     assert refused.returncode == 1 and "no towncrier fragment" in refused.stderr
     (repo / "changelog" / "7.chore.md").write_text("not a type\n")
-    git(repo, "add", ".")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "wrong type")
+    commit_all(repo, "wrong type")
     assert check(repo).returncode == 1
     (repo / "changelog" / "7.bugfix.md").write_text("Fixed x.\n")
-    git(repo, "add", ".")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "fragment")
+    commit_all(repo, "fragment")
     accepted = check(repo)
     assert accepted.returncode == 0, accepted.stderr
     assert "changelog/7.bugfix.md" in accepted.stdout
