@@ -30,6 +30,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.providers.cncf.kubernetes.secret import Secret
 from airflow.sdk import DAG
 from kubernetes.client import models as k8s
+from processing_core.airflow_callbacks import StatusCallback
 
 IMAGE = "benchmarks:1.0.0"
 RESOURCES = k8s.V1ResourceRequirements(
@@ -40,7 +41,11 @@ POD_ENV = [
         field_ref=k8s.V1ObjectFieldSelector(field_path="metadata.name"))),
     k8s.V1EnvVar(name="POD_NAMESPACE", value_from=k8s.V1EnvVarSource(
         field_ref=k8s.V1ObjectFieldSelector(field_path="metadata.namespace"))),
+    k8s.V1EnvVar(name="TRACEPARENT", value="{{{{ ti.context_carrier.traceparent }}}}"),
+    k8s.V1EnvVar(name="TRACESTATE", value="{{{{ ti.context_carrier.tracestate }}}}"),
 ]
+FAILED = StatusCallback("task.failed", "{name}", "1.0.0")
+RETRYING = StatusCallback("task.retrying", "{name}", "1.0.0")
 
 
 def step(task_id, upstreams):
@@ -68,10 +73,13 @@ def step(task_id, upstreams):
         on_finish_action="delete_succeeded_pod", startup_timeout_seconds=600,
         retries=0, retry_delay=timedelta(seconds=300), doc_md="A step of a synthetic workflow.",
         secrets=[Secret("env", "TOKEN", "archive-credentials", "token")],
+        on_failure_callback=FAILED, on_retry_callback=RETRYING,
     )
 
 
-with DAG(dag_id="{dag_id}", schedule=None, tags=["1.0.0", "bench"], catchup=False):
+with DAG(dag_id="{dag_id}", schedule=None, tags=["1.0.0", "bench"], catchup=False,
+         on_success_callback=StatusCallback("run.succeeded", "{name}", "1.0.0"),
+         on_failure_callback=StatusCallback("run.failed", "{name}", "1.0.0")):
     tasks = {{}}
     previous, layer = [], []
     for number in range({tasks}):
@@ -87,6 +95,7 @@ with DAG(dag_id="{dag_id}", schedule=None, tags=["1.0.0", "bench"], catchup=Fals
 MEASURE = """
 import json, sys, time
 import airflow.sdk
+import processing_core.airflow_callbacks
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.secret import Secret
 from airflow.dag_processing.dagbag import DagBag
