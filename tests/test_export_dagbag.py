@@ -140,6 +140,8 @@ def test_settings_shape_the_kubernetes_operators(tmp_path: Path):
         K8S_IMAGE_PULL_SECRETS="regcred, other",
         K8S_ON_FINISH_ACTION="keep_pod",
         RESOURCE_PROFILES='{"high_memory": {"node_selector": {"pool": "big"}, "pool": "big_pool"}}',
+        K8S_ENV_FROM_CONFIGMAPS="processing-config",
+        K8S_ENV_FROM_SECRETS="processing-secrets",
     )
     dag = load_dagbag(tmp_path).dags[L1_DAG]
     calibrate = dag.get_task("calibrate")
@@ -151,6 +153,23 @@ def test_settings_shape_the_kubernetes_operators(tmp_path: Path):
     assert calibrate.node_selector == {"pool": "big"}
     assert calibrate.pool == "big_pool"
     assert dag.get_task("ingest").pool == "default_pool"
+    # Deployment settings (broker, collector) reach every pod from a ConfigMap and a Secret.
+    assert [(e.config_map_ref and e.config_map_ref.name, e.secret_ref and e.secret_ref.name)
+            for e in calibrate.env_from] == [("processing-config", None), (None, "processing-secrets")]  # fmt: skip
+    spark = dag.get_task("frame_statistics").template_spec["spark"]["spec"]
+    assert (
+        spark["driver"]["envFrom"]
+        == spark["executor"]["envFrom"]
+        == [
+            {"configMapRef": {"name": "processing-config"}},
+            {"secretRef": {"name": "processing-secrets"}},
+        ]
+    )
+    import kubernetes_validate
+    from kubernetes.client import ApiClient
+
+    manifest = ApiClient().sanitize_for_serialization(calibrate.build_pod_request_obj(dry_run=True))
+    kubernetes_validate.validate(manifest, "1.37.0", strict=True)
 
 
 def test_generated_file_imports_only_airflow_and_the_provider(kubernetes_dags: Path):

@@ -168,7 +168,10 @@ def test_defaults_without_environment_or_declaration(crd_validator):
 
 def test_secrets_service_account_profile_and_xcom_sidecar_reach_the_application(crd_validator):
     application = sized_application(
-        k8s_service_account="spark-driver", k8s_image_pull_secrets="regcred"
+        k8s_service_account="spark-driver",
+        k8s_image_pull_secrets="regcred",
+        k8s_env_from_configmaps="processing-config",
+        k8s_env_from_secrets="processing-secrets",
     )
     crd_validator.validate(application)
     spec = application["spec"]
@@ -178,6 +181,10 @@ def test_secrets_service_account_profile_and_xcom_sidecar_reach_the_application(
     }
     assert {item["name"] for item in spec["executor"]["env"]} >= {"DB_PASSWORD", "POD_NAME"}
     assert spec["driver"]["serviceAccount"] == "spark-driver"
+    assert spec["executor"]["envFrom"] == [
+        {"configMapRef": {"name": "processing-config"}},
+        {"secretRef": {"name": "processing-secrets"}},
+    ]
     assert spec["imagePullSecrets"] == ["regcred"]
     assert spec["restartPolicy"]["type"] == "OnFailure"
     assert spec["driver"]["sidecars"][0]["name"] == "airflow-xcom-sidecar"

@@ -134,6 +134,18 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated names of Secrets used to pull the pipeline image.",
     )
+    k8s_env_from_configmaps: str = Field(
+        default="",
+        description=(
+            "Comma-separated ConfigMaps whose keys become environment variables of every task "
+            "pod and Spark driver and executor: how pods get ISB_HOST, OTEL_*, LOG_FORMAT..."
+        ),
+    )
+    k8s_env_from_secrets: str = Field(
+        default="",
+        description="Comma-separated Secrets whose keys become environment variables of every "
+        "task pod and Spark driver and executor (e.g. one holding ISB_PASSWORD).",
+    )
     k8s_image_pull_policy: ImagePullPolicy = Field(
         default="IfNotPresent",
         description="Image pull policy; versioned tags are immutable, so IfNotPresent is safe.",
@@ -355,12 +367,12 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
-    @field_validator("k8s_image_pull_secrets")
+    @field_validator("k8s_image_pull_secrets", "k8s_env_from_configmaps", "k8s_env_from_secrets")
     @classmethod
-    def _secret_names(cls, value: str) -> str:
+    def _object_names(cls, value: str) -> str:
         for name in (part.strip() for part in value.split(",")):
             if name and not re.fullmatch(_DNS_SUBDOMAIN, name):
-                raise ValueError(f"{name!r} is not a Kubernetes Secret name")
+                raise ValueError(f"{name!r} is not a Kubernetes object name")
         return value
 
     @field_validator(
@@ -418,7 +430,17 @@ class Settings(BaseSettings):
         return {**_builtin_profiles(), **self.resource_profiles}
 
     def image_pull_secret_names(self) -> list[str]:
-        return [name.strip() for name in self.k8s_image_pull_secrets.split(",") if name.strip()]
+        return _names(self.k8s_image_pull_secrets)
+
+    def env_from(self) -> list[tuple[str, str]]:
+        """(kind, name) of each ConfigMap and Secret to load as environment, in order."""
+        return [("configmap", n) for n in _names(self.k8s_env_from_configmaps)] + [
+            ("secret", n) for n in _names(self.k8s_env_from_secrets)
+        ]
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def load_settings(**overrides: Any) -> Settings:

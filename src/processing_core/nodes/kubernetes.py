@@ -68,12 +68,22 @@ def kubernetes_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         kwargs["container_resources"] = Call(
             f"{K8S_MODELS}:V1ResourceRequirements", kwargs=resource_kwargs
         )
+    if context.settings.env_from():
+        kwargs["env_from"] = [_env_from(kind, name) for kind, name in context.settings.env_from()]
     if context.settings.k8s_service_account:
         kwargs["service_account_name"] = context.settings.k8s_service_account
     if context.settings.image_pull_secret_names():
         kwargs["image_pull_secrets"] = ",".join(context.settings.image_pull_secret_names())
     kwargs |= context.profile.placement()
     return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
+
+
+def _env_from(kind: str, name: str) -> Call:
+    if kind == "configmap":
+        source = Call(f"{K8S_MODELS}:V1ConfigMapEnvSource", kwargs={"name": name})
+        return Call(f"{K8S_MODELS}:V1EnvFromSource", kwargs={"config_map_ref": source})
+    source = Call(f"{K8S_MODELS}:V1SecretEnvSource", kwargs={"name": name})
+    return Call(f"{K8S_MODELS}:V1EnvFromSource", kwargs={"secret_ref": source})
 
 
 def _downward_env(name: str, field_path: str) -> Call:

@@ -49,6 +49,11 @@ def spark_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     labels = pod_labels(node, context)
     annotations = pod_annotations(node, context)
     pod: dict[str, Any] = {"labels": labels, "env": _environment(task)}
+    if context.settings.env_from():
+        pod["envFrom"] = [
+            {"configMapRef" if kind == "configmap" else "secretRef": {"name": name}}
+            for kind, name in context.settings.env_from()
+        ]
     if context.settings.k8s_service_account:
         pod["serviceAccount"] = context.settings.k8s_service_account
     # The SparkApplication spells the pod's fields as Kubernetes does.
