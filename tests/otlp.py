@@ -92,3 +92,46 @@ def attributes(items) -> dict:
         kind = item.value.WhichOneof("value")
         values[item.key] = getattr(item.value, kind) if kind else None
     return values
+
+
+class GrpcReceiver(Receiver):
+    """The same store, fed by a real OTLP/gRPC server on loopback."""
+
+    def __init__(self) -> None:
+        from concurrent import futures
+
+        import grpc
+        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+        self.traces, self.metrics = [], []
+        receiver = self
+
+        class Traces(trace_service_pb2_grpc.TraceServiceServicer):
+            def Export(self, request, context):
+                receiver.traces.append(request)
+                return ExportTraceServiceResponse()
+
+        class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
+            def Export(self, request, context):
+                receiver.metrics.append(request)
+                return ExportMetricsServiceResponse()
+
+        self.grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), self.grpc_server)
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), self.grpc_server)
+        port = self.grpc_server.add_insecure_port("127.0.0.1:0")
+        self.grpc_server.start()
+        self.url = f"http://127.0.0.1:{port}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": self.url,
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": self.url,
+            "OTEL_EXPORTER_OTLP_TRACES_INSECURE": "true",
+            "OTEL_EXPORTER_OTLP_METRICS_INSECURE": "true",
+        }
+
+    def close(self) -> None:
+        self.grpc_server.stop(grace=None)

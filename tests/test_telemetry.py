@@ -184,3 +184,17 @@ def test_generated_pods_and_spark_applications_carry_the_trace_context(kubernete
     other = load_dagbag(local_dags).dags[f"l0_to_l1_vbi_{EXAMPLE_VERSION}"].get_task("ingest")
     other.render_template_fields(context)
     assert other.env["TRACEPARENT"] == ""
+
+
+def test_grpc_export_reaches_a_real_grpc_receiver():
+    from otlp import GrpcReceiver
+
+    receiver = GrpcReceiver()
+    try:
+        completed = run_task("sample_tasks:Echo", "echo", receiver)
+        assert completed.returncode == 0, completed.stderr
+        spans = by_name(receiver.wait_for_spans(4))
+        assert {"task echo", "pre_run", "run", "post_run"} <= set(spans)
+        assert receiver.metric_points()["processing_core.tasks.executed"][0].as_int == 1
+    finally:
+        receiver.close()

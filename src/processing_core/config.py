@@ -207,13 +207,18 @@ class Settings(BaseSettings):
         pattern=r"^https?://",
         description="OTLP/HTTP endpoint for metrics, e.g. `http://collector:4318/v1/metrics`.",
     )
+    otel_exporter_otlp_protocol: Literal["http/protobuf", "grpc"] = Field(
+        default="http/protobuf",
+        description="OTLP transport of both endpoints: `http/protobuf` or `grpc` "
+        "(gRPC endpoints are `host:port`, e.g. `http://collector:4317`).",
+    )
     otel_exporter_otlp_traces_insecure: bool = Field(
         default=False,
-        description="Do not verify the TLS certificate of an https traces endpoint.",
+        description="Traces without TLS verification (https) or without TLS at all (grpc).",
     )
     otel_exporter_otlp_metrics_insecure: bool = Field(
         default=False,
-        description="Do not verify the TLS certificate of an https metrics endpoint.",
+        description="Metrics without TLS verification (https) or without TLS at all (grpc).",
     )
     otel_python_disabled_instrumentations: str = Field(
         default="",

@@ -1,4 +1,4 @@
-"""Traces and metrics of a task run with OpenTelemetry, exported over OTLP/HTTP when configured.
+"""Traces and metrics of a task run with OpenTelemetry, exported over OTLP when configured.
 
 Without an endpoint nothing touches the network: spans still exist, so that logs and events
 carry trace and span ids. The task's span continues Airflow's trace when TRACEPARENT is set.
@@ -54,14 +54,9 @@ class Telemetry:
         self.resource = Resource.create(resource)
         self.tracer_provider = TracerProvider(resource=self.resource)
         if settings.otel_exporter_otlp_traces_endpoint:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-            exporter = OTLPSpanExporter(
-                endpoint=settings.otel_exporter_otlp_traces_endpoint,
-                session=_session(settings.otel_exporter_otlp_traces_insecure),
-            )
-            self.tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+            self.tracer_provider.add_span_processor(BatchSpanProcessor(_span_exporter(settings)))
         self.tracer = self.tracer_provider.get_tracer(INSTRUMENTATION, library_version())
         self.meter_provider = _meter_provider(settings, self.resource)
         self._started = time.perf_counter()
@@ -134,17 +129,45 @@ def trace_ids() -> tuple[str | None, str | None]:
 def _meter_provider(settings: Settings, resource: Resource) -> MeterProvider | None:
     if not settings.otel_exporter_otlp_metrics_endpoint:
         return None
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
-    exporter = OTLPMetricExporter(
-        endpoint=settings.otel_exporter_otlp_metrics_endpoint,
-        session=_session(settings.otel_exporter_otlp_metrics_insecure),
-    )
+    exporter = _metric_exporter(settings)
     # One export at shutdown is what a task run needs; the interval only bounds long tasks.
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
     return MeterProvider(resource=resource, metric_readers=[reader])
+
+
+def _span_exporter(settings: Settings) -> Any:
+    endpoint, insecure = (
+        settings.otel_exporter_otlp_traces_endpoint,
+        settings.otel_exporter_otlp_traces_insecure,
+    )
+    if settings.otel_exporter_otlp_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcSpanExporter,
+        )
+
+        return GrpcSpanExporter(endpoint=endpoint, insecure=insecure)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=endpoint, session=_session(insecure))
+
+
+def _metric_exporter(settings: Settings) -> Any:
+    endpoint, insecure = (
+        settings.otel_exporter_otlp_metrics_endpoint,
+        settings.otel_exporter_otlp_metrics_insecure,
+    )
+    if settings.otel_exporter_otlp_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetricExporter,
+        )
+
+        return GrpcMetricExporter(endpoint=endpoint, insecure=insecure)
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+    return OTLPMetricExporter(endpoint=endpoint, session=_session(insecure))
 
 
 def _session(insecure: bool) -> Any:
