@@ -7,7 +7,7 @@ env, volumes and node selection wholesale.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from processing_core.definition import naming, spark
 from processing_core.definition.spark_task import SparkTaskBase
@@ -43,8 +43,7 @@ XCOM_SIDECAR = {
 
 
 def spark_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
-    task = node.task_class
-    assert issubclass(task, SparkTaskBase)
+    task = cast(type[SparkTaskBase], node.task_class)  # the adapter is chosen for Spark tasks
     resources = spark.resolve(task.spark_resources, context.settings)
     labels = pod_labels(node, context)
     annotations = pod_annotations(node, context)
