@@ -9,7 +9,7 @@ from typing import Any, Literal, get_args
 
 from processing_core.config import Settings, load_settings
 from processing_core.definition import naming
-from processing_core.definition.parameters import NO_DEFAULT
+from processing_core.definition.parameters import NO_DEFAULT, Parameter
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.workflow import TaskNode, Workflow
 from processing_core.errors import ExportError
@@ -146,7 +146,7 @@ def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]
     return kwargs
 
 
-def _param(parameter: Any) -> Call:
+def _param(parameter: Parameter) -> Call:
     kwargs: dict[str, Any] = {}
     default = parameter.effective_default()
     if default is not NO_DEFAULT:

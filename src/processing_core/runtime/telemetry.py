@@ -56,7 +56,9 @@ class Telemetry:
         if settings.otel_exporter_otlp_traces_endpoint:
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-            self.tracer_provider.add_span_processor(BatchSpanProcessor(_span_exporter(settings)))
+            self.tracer_provider.add_span_processor(
+                BatchSpanProcessor(_exporter("traces", settings))
+            )
         self.tracer = self.tracer_provider.get_tracer(INSTRUMENTATION, library_version())
         self.meter_provider = _meter_provider(settings, self.resource)
         self._started = time.perf_counter()
@@ -132,42 +134,31 @@ def _meter_provider(settings: Settings, resource: Resource) -> MeterProvider | N
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
-    exporter = _metric_exporter(settings)
+    exporter = _exporter("metrics", settings)
     # One export at shutdown is what a task run needs; the interval only bounds long tasks.
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
     return MeterProvider(resource=resource, metric_readers=[reader])
 
 
-def _span_exporter(settings: Settings) -> Any:
-    endpoint, insecure = (
-        settings.otel_exporter_otlp_traces_endpoint,
-        settings.otel_exporter_otlp_traces_insecure,
-    )
+# Signal -> (module under opentelemetry.exporter.otlp.proto.<protocol>, exporter class).
+_EXPORTERS = {
+    "traces": ("trace_exporter", "OTLPSpanExporter"),
+    "metrics": ("metric_exporter", "OTLPMetricExporter"),
+}
+
+
+def _exporter(signal: str, settings: Settings) -> Any:
+    """The OTLP exporter of `signal` ("traces" or "metrics") over the configured protocol."""
+    from importlib import import_module
+
+    endpoint = getattr(settings, f"otel_exporter_otlp_{signal}_endpoint")
+    insecure = getattr(settings, f"otel_exporter_otlp_{signal}_insecure")
+    module, name = _EXPORTERS[signal]
     if settings.otel_exporter_otlp_protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcSpanExporter,
-        )
-
-        return GrpcSpanExporter(endpoint=endpoint, insecure=insecure)
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-    return OTLPSpanExporter(endpoint=endpoint, session=_session(insecure))
-
-
-def _metric_exporter(settings: Settings) -> Any:
-    endpoint, insecure = (
-        settings.otel_exporter_otlp_metrics_endpoint,
-        settings.otel_exporter_otlp_metrics_insecure,
-    )
-    if settings.otel_exporter_otlp_protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
-            OTLPMetricExporter as GrpcMetricExporter,
-        )
-
-        return GrpcMetricExporter(endpoint=endpoint, insecure=insecure)
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-
-    return OTLPMetricExporter(endpoint=endpoint, session=_session(insecure))
+        exporter = getattr(import_module(f"opentelemetry.exporter.otlp.proto.grpc.{module}"), name)
+        return exporter(endpoint=endpoint, insecure=insecure)
+    exporter = getattr(import_module(f"opentelemetry.exporter.otlp.proto.http.{module}"), name)
+    return exporter(endpoint=endpoint, session=_session(insecure))
 
 
 def _session(insecure: bool) -> Any:
