@@ -1,4 +1,10 @@
-"""A small Artifactory-like repository on loopback: PUT, HEAD, DELETE, with its answers."""
+"""A small Artifactory-like repository on loopback: PUT, HEAD, GET, DELETE, with its answers.
+
+Like Artifactory, it answers HEAD and GET with the file's X-Checksum-Sha256, checks the
+checksums a PUT declares, and overwrites a file only when the credentials may (Artifactory's
+delete/overwrite permission; `allow_overwrite`). A PUT whose body does not arrive whole
+stores nothing. `redirect_to` answers every request with a 307 to another base URL.
+"""
 
 from __future__ import annotations
 
@@ -8,49 +14,79 @@ import threading
 
 
 class Repository:
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str | None, *, allow_overwrite: bool = True) -> None:
         self.token = token
+        self.allow_overwrite = allow_overwrite
         self.files: dict[str, bytes] = {}
         self.headers: dict[str, dict[str, str]] = {}
         self.fail_next: list[int] = []  # status codes to answer the next PUTs with
         self.requests: list[tuple[str, str]] = []
+        self.authorizations: list[str | None] = []
+        self.redirect_to: str | None = None
+        self.redirect_status = 307
         repository = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def _authorised(self) -> bool:
+            def _start(self) -> bool:
+                """Record the request; False when it was answered already (redirect, auth)."""
+                repository.requests.append((self.command, self.path))
+                repository.authorizations.append(self.headers.get("Authorization"))
+                if repository.redirect_to is not None:
+                    self.send_response(repository.redirect_status)
+                    self.send_header("Location", repository.redirect_to + self.path)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return False
+                if repository.token is None:
+                    return True
                 if self.headers.get("Authorization") == f"Bearer {repository.token}":
                     return True
                 self._answer(401)
                 return False
 
-            def _answer(self, status: int, body: bytes = b"") -> None:
+            def _answer(self, status: int, body: bytes = b"", **headers: str) -> None:
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name.replace("_", "-"), value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if body and self.command != "HEAD":
                     self.wfile.write(body)
 
+            def _file(self) -> None:
+                data = repository.files.get(self.path)
+                if data is None:
+                    self._answer(404)
+                else:
+                    digest = hashlib.sha256(data).hexdigest()
+                    self._answer(200, data, X_Checksum_Sha256=digest)
+
             def do_HEAD(self) -> None:
-                repository.requests.append(("HEAD", self.path))
-                if self._authorised():
-                    self._answer(200 if self.path in repository.files else 404)
+                if self._start():
+                    self._file()
+
+            def do_GET(self) -> None:
+                if self._start():
+                    self._file()
 
             def do_DELETE(self) -> None:
-                repository.requests.append(("DELETE", self.path))
-                if self._authorised():
+                if self._start():
                     found = repository.files.pop(self.path, None)
                     self._answer(204 if found is not None else 404)
 
             def do_PUT(self) -> None:
-                repository.requests.append(("PUT", self.path))
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if not self._authorised():
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if not self._start():
                     return
                 if repository.fail_next:
                     self._answer(repository.fail_next.pop(0))
                     return
-                if self.path in repository.files:
-                    self._answer(409, b"overwrite not allowed")
+                if len(body) != length:
+                    self._answer(400, b"incomplete body")
+                    return
+                if self.path in repository.files and not repository.allow_overwrite:
+                    self._answer(403, b"overwrite needs the delete permission")
                     return
                 if self.headers.get("X-Checksum-Sha256") != hashlib.sha256(body).hexdigest():
                     self._answer(409, b"checksum mismatch")
@@ -67,7 +103,9 @@ class Repository:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/artifactory/dags-local"
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}/artifactory/dags-local"
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()

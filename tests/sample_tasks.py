@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
+import os
+import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -146,3 +151,110 @@ class Traced(TaskBase):
             logger.info("connecting with password {}", os.environ.get("DB_PASSWORD"))
             logging.getLogger("some.library").warning("library says hello")
         self.outputs = {"fitted": True}
+
+
+# -- hostile and unlucky tasks: every outcome must leave a result and a final event ---------
+class ExitsZero(MarkerTask):
+    def run(self) -> None:
+        super().run()
+        sys.exit(0)
+
+
+class ExitsNinetyNine(MarkerTask):
+    def run(self) -> None:
+        super().run()
+        sys.exit(99)
+
+
+class Interrupted(MarkerTask):
+    def run(self) -> None:
+        super().run()
+        raise KeyboardInterrupt
+
+
+class BrokenInit(TaskBase):
+    def __init__(self, context) -> None:
+        raise RuntimeError(f"cannot start with {os.environ.get('DB_PASSWORD')}")
+
+    def run(self) -> None:  # pragma: no cover - never reached
+        pass
+
+
+class DeeplyNested(TaskBase):
+    def run(self) -> None:
+        nested: list = []
+        for _ in range(100_000):
+            nested = [nested]
+        self.outputs = {"nested": nested}
+
+
+class FailingRollback(MarkerTask):
+    def run(self) -> None:
+        super().run()
+        raise ValueError("the original problem")
+
+    def rollback(self) -> None:
+        super().rollback()
+        raise RuntimeError("rollback broke too")
+
+
+class FailingClose(MarkerTask):
+    def close(self) -> None:
+        super().close()
+        raise OSError("cannot close the archive connection")
+
+
+class SlowRollback(MarkerTask):
+    """Fails; its rollback takes a while, and must finish even if SIGTERM arrives meanwhile."""
+
+    def run(self) -> None:
+        super().run()
+        raise RuntimeError("failed before SIGTERM")
+
+    def rollback(self) -> None:
+        self._mark("rollback-started")
+        time.sleep(2)
+        self._mark("rollback")
+
+
+class ClosesStdout(Echo):
+    def run(self) -> None:
+        super().run()
+        print("about to close stdout", flush=True)
+        sys.stdout.close()
+
+
+class LeaksSecrets(TaskBase):
+    """Puts every secret it can reach into its error, its logs and its prints."""
+
+    secrets = {"DB_PASSWORD": SecretRef(secret="db-credentials", key="password")}
+
+    def run(self) -> None:
+        leaked = " ".join(
+            os.environ.get(name, "")
+            for name in ("DB_PASSWORD", "ISB_PASSWORD", "ARTIFACTORY_TOKEN")
+        )
+        print(f"stdout: {leaked}")
+        logging.getLogger("library").warning("library log: %s", leaked)
+        with self.telemetry_span("step"):
+            raise RuntimeError(f"login failed: {leaked}")
+
+
+class NoisyAfterResult(Echo):
+    """Prints after its result would be written: from an atexit handler and a late thread."""
+
+    def run(self) -> None:
+        super().run()
+        atexit.register(print, "atexit handler says goodbye")
+
+        def late() -> None:
+            time.sleep(0.5)
+            print("a thread still talking", flush=True)
+
+        threading.Thread(target=late).start()
+
+
+class WritesBigResult(Echo):
+    def run(self) -> None:
+        super().run()
+        self.outputs["padding"] = "x" * 4000

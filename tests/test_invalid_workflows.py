@@ -184,7 +184,7 @@ CASES = [
     (_bad_param(name="seed", type="int"), ["parameter 'seed'", "type 'int' is unknown", "'integer'"]),
     (_bad_param(name="seed", type="integer", default="seven"), ["default 'seven' does not match its type 'integer'"]),
     (_bad_param(name="dark level"), ["parameter 'dark level'", "name must start with a letter"]),
-    (_bad_param(name="tags", type="array", default={1, 2}), ["default {1, 2} is not JSON"]),
+    (_bad_param(name="tags", type="array", default={1, 2}), ["default set is not JSON"]),
     (_bad_param(name="n", type="number", default=float("nan")), ["is not JSON", "no NaN"]),
     (_bad_param(name="n", type="integer", default=5, maximum=3), ["5 is greater than the maximum of 3"]),
     (_dag_level(parameters=[Parameter("a"), Parameter("a")]), ["parameter 'a' is declared twice"]),

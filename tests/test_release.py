@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import resource
+import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 from artifactory import Repository
-from conftest import load_dagbag, run_cli
+from conftest import VENV_BIN, load_dagbag, run_cli, subprocess_env
 
-from processing_core.release import install as install_module
 from processing_core.release.install import install_bundle, installed_versions
 
 TOKEN = "s3cret-artifactory-token"
 
 
-def bundle(out: Path, version: str = "2.0.0", **env: str) -> Path:
-    completed = run_cli("bundle", "workflows", "--version", version, "--out", str(out), **env)
+ARCHIVE_PATH = "/artifactory/dags-local/workflows-dags-2.0.0.zip"
+
+
+def bundle(out: Path, version: str = "2.0.0", image: str | None = None, **env: str) -> Path:
+    extra = ["--image", image] if image else []
+    completed = run_cli(
+        "bundle", "workflows", "--version", version, "--out", str(out), *extra, **env
+    )
     assert completed.returncode == 0, completed.stderr
     return Path(completed.stdout.strip().splitlines()[-1])
 
@@ -135,22 +142,120 @@ def test_publish_stores_the_archive_and_manifest_with_checksums(tmp_path, reposi
     assert TOKEN not in completed.stdout + completed.stderr
 
 
-def test_publish_refuses_to_overwrite_unless_forced(tmp_path, repository):
+def test_publish_refuses_to_overwrite_unless_forced_and_never_deletes(tmp_path, repository):
     archive = bundle(tmp_path)
-    assert (
-        run_cli(
-            "publish", str(archive), "--url", repository.url, ARTIFACTORY_TOKEN=TOKEN
-        ).returncode
-        == 0
-    )
+    first = run_cli("publish", str(archive), "--url", repository.url, ARTIFACTORY_TOKEN=TOKEN)
+    assert first.returncode == 0, first.stderr
+    # The same bytes again: nothing to do (a publish cut short can simply run again).
     again = run_cli("publish", str(archive), "--url", repository.url, ARTIFACTORY_TOKEN=TOKEN)
-    assert again.returncode == 1
-    assert "is already published" in again.stderr and "--force" in again.stderr
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("already published, identical") == 2
+    other = bundle(tmp_path / "other", image="registry.example.org/other")
+    refused = run_cli("publish", str(other), "--url", repository.url, ARTIFACTORY_TOKEN=TOKEN)
+    assert refused.returncode == 1
+    assert "already published with other content" in refused.stderr and "--force" in refused.stderr
     forced = run_cli(
-        "publish", str(archive), "--url", repository.url, "--force", ARTIFACTORY_TOKEN=TOKEN
+        "publish", str(other), "--url", repository.url, "--force", ARTIFACTORY_TOKEN=TOKEN
     )
     assert forced.returncode == 0, forced.stderr
-    assert ("DELETE", "/artifactory/dags-local/workflows-dags-2.0.0.zip") in repository.requests
+    assert repository.files[f"{ARCHIVE_PATH}"] == other.read_bytes()
+    assert not [request for request in repository.requests if request[0] == "DELETE"]
+
+
+def test_a_forced_publish_that_fails_leaves_the_published_version(tmp_path, repository):
+    archive = bundle(tmp_path)
+    assert run_cli("publish", str(archive), "--url", repository.url,
+                   ARTIFACTORY_TOKEN=TOKEN).returncode == 0  # fmt: skip
+    published = dict(repository.files)
+    other = bundle(tmp_path / "other", image="registry.example.org/other")
+    repository.fail_next = [500, 500]
+    forced = run_cli("publish", str(other), "--url", repository.url, "--force",
+                     ARTIFACTORY_TOKEN=TOKEN, RETRY_CONFIG='{"attempts": 2, "delay_seconds": 0.01}')  # fmt: skip
+    assert forced.returncode == 1 and "answered 500" in forced.stderr
+    assert repository.files == published  # upload first, replace only on success
+
+
+def test_publish_never_sends_credentials_to_another_host(tmp_path, repository):
+    elsewhere = Repository(None)
+    try:
+        # Same machine, another host name and port: requests drops the Authorization header.
+        repository.redirect_to = f"http://localhost:{elsewhere.port}"
+        archive = bundle(tmp_path)
+        completed = run_cli("publish", str(archive), "--url", repository.url,
+                            ARTIFACTORY_TOKEN=TOKEN)  # fmt: skip
+        assert completed.returncode == 0, completed.stderr
+        assert repository.authorizations and all(
+            a == f"Bearer {TOKEN}" for a in repository.authorizations
+        )
+        assert elsewhere.requests and elsewhere.authorizations == [None] * len(elsewhere.requests)
+        assert elsewhere.files[ARCHIVE_PATH] == archive.read_bytes()
+    finally:
+        elsewhere.close()
+
+
+def test_publish_refuses_an_upload_a_redirect_turned_into_a_get(tmp_path, repository):
+    elsewhere = Repository(None)
+    try:
+        # A 302 makes requests (like browsers) repeat a PUT as a GET: no upload happened.
+        repository.redirect_to = f"http://127.0.0.1:{elsewhere.port}"
+        repository.redirect_status = 302
+        completed = run_cli("publish", str(bundle(tmp_path)), "--url", repository.url,
+                            ARTIFACTORY_TOKEN=TOKEN)  # fmt: skip
+        assert completed.returncode == 1
+        assert "redirected the upload" in completed.stderr and "as a GET" in completed.stderr
+        assert elsewhere.files == {} and "Traceback" not in completed.stderr
+    finally:
+        elsewhere.close()
+
+
+def test_publish_explains_403_and_404(tmp_path):
+    archive = bundle(tmp_path)
+    locked = Repository(TOKEN, allow_overwrite=False)
+    try:
+        assert (
+            run_cli(
+                "publish", str(archive), "--url", locked.url, ARTIFACTORY_TOKEN=TOKEN
+            ).returncode
+            == 0
+        )
+        other = bundle(tmp_path / "other", image="registry.example.org/other")
+        forced = run_cli(
+            "publish", str(other), "--url", locked.url, "--force", ARTIFACTORY_TOKEN=TOKEN
+        )
+        assert forced.returncode == 1 and "answered 403" in forced.stderr
+        assert "deploy (or overwrite)" in forced.stderr
+        assert locked.files[ARCHIVE_PATH] == archive.read_bytes()
+        locked.fail_next = [404]
+        missing = run_cli("publish", str(archive), "--url", locked.url + "/elsewhere",
+                          ARTIFACTORY_TOKEN=TOKEN)  # fmt: skip
+        assert missing.returncode == 1 and "answered 404" in missing.stderr
+        assert "check --url" in missing.stderr
+    finally:
+        locked.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "url", "message"),
+    [
+        (
+            lambda p: p.write_bytes(b"not a zip"),
+            "http://127.0.0.1:9/x",
+            "not a readable zip archive",
+        ),
+        (lambda p: None, "http://127.0.0.1:9/x", "does not exist"),
+        ("bundle", "ftp://example.org/x", "is not an http(s) URL"),
+        ("bundle", "127.0.0.1:8081/x", "is not an http(s) URL"),
+        ("bundle", "http://user:hunter22@127.0.0.1:9/x", "--url holds credentials"),
+    ],
+)
+def test_publish_refuses_what_is_not_a_bundle_or_not_a_url(tmp_path, make, url, message):
+    archive = bundle(tmp_path) if make == "bundle" else tmp_path / "bundle.zip"
+    if make != "bundle":
+        make(archive)
+    completed = run_cli("publish", str(archive), "--url", url, ARTIFACTORY_TOKEN=TOKEN)
+    assert completed.returncode == 1
+    assert message in completed.stderr and "Traceback" not in completed.stderr
+    assert "hunter22" not in completed.stderr
 
 
 def test_publish_explains_a_refused_token_and_never_shows_it(tmp_path, repository):
@@ -196,7 +301,11 @@ def test_install_then_prune_keeps_the_newest_two(tmp_path):
     pruned = run_cli("prune", "--dags-folder", str(dags), "--keep", "2")
     assert pruned.returncode == 0, pruned.stderr
     assert pruned.stdout.strip() == "removed workflows 1.9.0"
-    assert sorted(p.name for p in dags.iterdir()) == ["workflows-1.10.0", "workflows-2.0.0"]
+    assert sorted(p.name for p in dags.iterdir()) == [
+        ".processing-core.lock",
+        "workflows-1.10.0",
+        "workflows-2.0.0",
+    ]
     bag = load_dagbag(dags)
     assert bag.import_errors == {}
     assert {d for d in bag.dag_ids if d.startswith("l0_to_l1")} == {
@@ -208,23 +317,20 @@ def test_install_then_prune_keeps_the_newest_two(tmp_path):
     )  # no leftovers
 
 
-def test_a_crash_in_the_middle_of_install_leaves_no_partial_file(tmp_path, monkeypatch):
+def test_a_crash_in_the_middle_of_install_leaves_no_partial_file(tmp_path):
     dags = tmp_path / "dags"
     install_bundle(bundle(tmp_path / "old", "1.0.0"), dags)
     before = {p.relative_to(dags): p.read_bytes() for p in dags.rglob("*") if p.is_file()}
     archive = bundle(tmp_path / "new", "2.0.0")
-    copied = []
-    real_copy = install_module._copy_member
-
-    def failing_copy(archive_file, member, target):
-        if copied:
-            raise OSError(28, "No space left on device")
-        copied.append(member)
-        real_copy(archive_file, member, target)
-
-    monkeypatch.setattr(install_module, "_copy_member", failing_copy)
-    with pytest.raises(OSError, match="No space left"):
-        install_bundle(archive, dags)
+    # A real write error from the kernel: files over 1 KiB fail with EFBIG ("File too large"),
+    # as a full disk fails with ENOSPC, in the middle of unpacking the first DAG file.
+    completed = subprocess.run(
+        [str(VENV_BIN / "processing-core"), "install", str(archive), "--dags-folder", str(dags)],
+        env=subprocess_env(), capture_output=True, text=True, timeout=120,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024)),
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert "File too large" in completed.stderr and "Traceback" not in completed.stderr
     after = {p.relative_to(dags): p.read_bytes() for p in dags.rglob("*") if p.is_file()}
     assert after == before  # the DAGs folder is exactly as it was
     assert [v.version for v in installed_versions(dags)] == ["1.0.0"]

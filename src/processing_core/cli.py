@@ -1,11 +1,16 @@
-"""The `processing-core` command: export, validate and list workflows; run a task."""
+"""The `processing-core` command: export, validate and list workflows; run a task.
+
+Every error reaches the person as one paragraph naming the culprit and the fix, with exit
+code 1 (2 for a command line that does not parse, and `run-task`'s documented codes); never
+a traceback, unless `--debug` (or PROCESSING_CORE_DEBUG) asks for one. All of it is masked.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import zipfile
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,8 +50,32 @@ TargetOption = Annotated[
 ]
 
 
-def _fail(error: ProcessingCoreError) -> typer.Exit:
-    typer.secho(f"Error: {error}", fg=typer.colors.RED, err=True)
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            envvar="PROCESSING_CORE_DEBUG",
+            help="Show the full traceback of an error (secrets still masked).",
+        ),
+    ] = False,
+) -> None:
+    """Turn pipeline workflows into versioned Airflow DAG files, and run their tasks."""
+    _state["debug"] = debug
+
+
+def _error(message: str) -> None:
+    from processing_core.masking import mask
+
+    typer.secho(f"Error: {mask(message)}", fg=typer.colors.RED, err=True)
+
+
+def _fail(error: ProcessingCoreError | str) -> typer.Exit:
+    _error(str(error))
     return typer.Exit(code=1)
 
 
@@ -86,6 +115,8 @@ def export(
     from processing_core.nodes.dag import ExportOptions
 
     console = Console(stderr=True)
+    if out.exists() and not out.is_dir():
+        raise _fail(f"--out {out} is a file; pass a folder to write the DAG files into")
     try:
         options = ExportOptions.create(target=target, version=version, image=image)
         workflows = discover_workflows(package)
@@ -108,8 +139,12 @@ def validate(
     target: TargetOption = "kubernetes",
 ) -> None:
     """Check every workflow of PACKAGE as export would, without writing anything."""
+    from processing_core.errors import ExportError
+
     try:
         results = _render(package, version, target, None)
+    except ExportError as error:
+        raise _fail(error.report()) from None
     except ProcessingCoreError as error:
         raise _fail(error) from None
     typer.echo(f"{len(results)} workflow(s) valid.")
@@ -154,39 +189,53 @@ def run_task(
 ) -> None:
     """Run one task: pre_run, run, post_run (rollback on failure or SIGTERM); write its result.
 
-    Exit codes: 0 success, 1 the task failed, 2 the task or its inputs could not be loaded,
-    143 terminated by SIGTERM.
+    Every outcome writes a result and sends a final event. Exit codes: 0 success, 1 the task
+    failed (or its result could not be written), 2 the task, its inputs or the settings
+    could not be loaded, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
     """
+    from processing_core.masking import MaskingStream, register_secrets
+
+    # From here on, every byte the run writes to standard output or error is masked.
+    sys.stdout = MaskingStream(sys.stdout)
+    sys.stderr = MaskingStream(sys.stderr)
+
     from processing_core.config import load_settings
-    from processing_core.definition.task import RunContext
+    from processing_core.definition.task import RunContext, TaskBase
     from processing_core.runtime import entrypoint
-    from processing_core.runtime.logging import configure_logging, mask_secrets
+    from processing_core.runtime.logging import configure_logging
+    from processing_core.runtime.result import ResultPathError
 
     try:
         settings = load_settings()
-        configure_logging(
-            settings.loguru_level,
-            settings.log_format,
-            route_standard_logging="logging" not in settings.disabled_instrumentations(),
-        )
-        mask_secrets([settings.isb_password.get_secret_value()])
-        task_class = entrypoint.load_task_class(task)
-        # The task's Secret values are in its environment: keep them out of every line.
-        mask_secrets(os.environ.get(variable) for variable in task_class.secrets)
-        context = RunContext(
-            workflow_name=workflow_name,
-            workflow_version=workflow_version,
-            task_id=task_id,
-            run_id=run_id,
-            try_number=try_number,
-            dag_id=dag_id,
-            parameters=entrypoint.parse_object(parameters, "--parameters"),
-            inputs=entrypoint.upstream_outputs(entrypoint.parse_object(inputs, "--inputs")),
-        )
     except ProcessingCoreError as error:
-        typer.secho(f"Error: {error}", fg=typer.colors.RED, err=True)
+        _error(str(error))
         raise typer.Exit(code=entrypoint.EXIT_UNUSABLE_INPUT) from None
-    code = entrypoint.run_task(task_class, context, result_path or settings.result_path, settings)
+    register_secrets(settings.secret_values())
+    configure_logging(
+        settings.loguru_level,
+        settings.log_format,
+        route_standard_logging="logging" not in settings.disabled_instrumentations(),
+    )
+    context = RunContext(
+        workflow_name=workflow_name,
+        workflow_version=workflow_version,
+        task_id=task_id,
+        run_id=run_id,
+        try_number=try_number,
+        dag_id=dag_id,
+    )
+
+    def resolve() -> tuple[type[TaskBase], RunContext]:
+        task_class = entrypoint.load_task_class(task)
+        # The task's Secret values are in its environment: keep them out of every text.
+        register_secrets(os.environ.get(variable) for variable in task_class.secrets)
+        return task_class, entrypoint.complete_context(context, parameters, inputs)
+
+    try:
+        code = entrypoint.run(resolve, context, result_path or settings.result_path, settings)
+    except ResultPathError as error:
+        _error(str(error))
+        raise typer.Exit(code=entrypoint.EXIT_UNUSABLE_INPUT) from None
     raise typer.Exit(code=code)
 
 
@@ -241,10 +290,14 @@ def bundle(
 
 @app.command()
 def verify(archive: Annotated[Path, typer.Argument(help="A bundle made by `bundle`.")]) -> None:
-    """Check a bundle: its manifest, every checksum, and that Airflow loads every DAG file."""
+    """Check a bundle as `install` would (manifest, names, listed files only, sizes, checksums),
+    then that Airflow loads every DAG file with the tasks the manifest lists.
+    """
+    from processing_core.config import load_settings
+    from processing_core.release.archive import BundleLimits
     from processing_core.release.verify import verify_bundle
 
-    problems = verify_bundle(archive)
+    problems = verify_bundle(archive, BundleLimits.from_settings(load_settings()))
     if problems:
         typer.secho(f"Error: {archive} is not sound:", fg=typer.colors.RED, err=True)
         for problem in problems:
@@ -274,17 +327,15 @@ def publish(
     from processing_core.release.publish import publish_bundle
 
     size = archive.stat().st_size if archive.is_file() else 0
-    try:
-        settings = load_settings()
-        with Progress(console=Console(stderr=True), transient=True, disable=size < 1 << 20) as bar:
-            task = bar.add_task(f"Uploading {archive.name}", total=size)
-            written = publish_bundle(
-                archive, url, settings, force=force, progress=lambda n: bar.advance(task, n)
-            )
-    except (ProcessingCoreError, OSError) as error:
-        typer.secho(f"Error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
-    for target in written:
+    settings = load_settings()
+    with Progress(console=Console(stderr=True), transient=True, disable=size < 1 << 20) as bar:
+        task = bar.add_task(f"Uploading {archive.name}", total=size)
+        report = publish_bundle(
+            archive, url, settings, force=force, progress=lambda n: bar.advance(task, n)
+        )
+    for target in report.unchanged:
+        typer.echo(f"already published, identical: {target}")
+    for target in report.written:
         typer.echo(f"published {target}")
 
 
@@ -298,24 +349,33 @@ def install(
     archive: Annotated[Path, typer.Argument(help="A bundle made by `bundle`.")],
     dags_folder: DagsFolderOption,
 ) -> None:
-    """Unpack a bundle into the DAGs folder as `<distribution>-<version>/`, atomically."""
+    """Unpack a bundle into the DAGs folder as `<distribution>-<version>/`, atomically.
+
+    Runs the same checks as `verify` (without parsing the files) and installs exactly the
+    files the manifest lists. Installs and prunes of one DAGs folder take turns (a lock),
+    and whatever a killed one left beside the folder is cleared by the next.
+    """
+    from processing_core.config import load_settings
+    from processing_core.release.archive import BundleLimits
     from processing_core.release.install import install_bundle
 
-    try:
-        installed = install_bundle(archive, dags_folder)
-    except (ProcessingCoreError, OSError, zipfile.BadZipFile) as error:
-        typer.secho(f"Error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
+    limits = BundleLimits.from_settings(load_settings())
+    installed = install_bundle(archive, dags_folder, limits)
     typer.echo(f"installed {installed.distribution} {installed.version} in {installed.folder}")
 
 
 @app.command()
 def versions(dags_folder: DagsFolderOption) -> None:
-    """List the installed versions of each distribution, newest first, with their dag_ids."""
-    from processing_core.release.install import installed_versions
+    """List the installed versions of each distribution, newest first, with their dag_ids.
 
-    for installed in installed_versions(dags_folder):
+    Exits 1 when some version folder cannot be read (each is named).
+    """
+    from processing_core.release.install import inventory
+
+    found = inventory(dags_folder)
+    for installed in found.versions:
         typer.echo(f"{installed.distribution} {installed.version}  {' '.join(installed.dag_ids)}")
+    _unreadable(found.problems)
 
 
 @app.command()
@@ -323,11 +383,23 @@ def prune(
     dags_folder: DagsFolderOption,
     keep: Annotated[int, typer.Option("--keep", min=1, help="Versions to keep of each.")],
 ) -> None:
-    """Remove old versions of each distribution from the DAGs folder; never the newest N."""
+    """Remove old versions of each distribution from the DAGs folder; never the newest N.
+
+    A folder whose manifest cannot be read is left alone and named (exit 1).
+    """
     from processing_core.release.install import prune as prune_versions
 
-    for removed in prune_versions(dags_folder, keep):
-        typer.echo(f"removed {removed.distribution} {removed.version}")
+    removed, problems = prune_versions(dags_folder, keep)
+    for version in removed:
+        typer.echo(f"removed {version.distribution} {version.version}")
+    _unreadable(problems)
+
+
+def _unreadable(problems: list[str]) -> None:
+    for problem in problems:
+        _error(problem)
+    if problems:
+        raise typer.Exit(code=1)
 
 
 events_app = typer.Typer(
@@ -348,7 +420,9 @@ def events_schema() -> None:
 def events_flush() -> None:
     """Deliver the events kept in the outbox (EVENTS_OUTBOX) to RabbitMQ.
 
-    Exits 1 when some are still kept (the broker is unreachable or refuses them).
+    Waits for any other delivery of the same outbox to finish; moves entries that are not
+    valid events to its `quarantine/` folder. Exits 1 when some are still kept (the broker
+    is unreachable or refuses them).
     """
     from processing_core.config import load_settings
     from processing_core.events.publisher import EventPublisher
@@ -358,10 +432,19 @@ def events_flush() -> None:
     except ProcessingCoreError as error:
         raise _fail(error) from None
     with EventPublisher(settings) as publisher:
-        delivered = publisher.flush()
-        left = len(publisher.outbox)
-    typer.echo(f"{delivered} event(s) delivered, {left} kept in {publisher.outbox.folder}")
-    if left:
+        report = publisher.flush()
+    folder = publisher.outbox.folder
+    line = f"{report.delivered} event(s) delivered, {report.kept} kept in {folder}"
+    if report.quarantined:
+        line += f", {report.quarantined} quarantined in {folder / 'quarantine'}"
+    typer.echo(line)
+    if report.error:
+        host, port = settings.isb_address()
+        _error(
+            f"RabbitMQ at {host}:{port} did not take every event ({report.error}); run "
+            "`processing-core events flush` again once it is reachable"
+        )
+    if report.kept:
         raise typer.Exit(code=1)
 
 
@@ -387,8 +470,17 @@ def events_tail(
         settings = load_settings()
     except ProcessingCoreError as error:
         raise _fail(error) from None
-    tail_events(settings, workflow=workflow, run_id=run_id, count=count, timeout=timeout,
-                as_json=as_json)  # fmt: skip
+    from processing_core.events.publisher import PUBLISH_ERRORS, describe
+
+    try:
+        tail_events(settings, workflow=workflow, run_id=run_id, count=count, timeout=timeout,
+                    as_json=as_json)  # fmt: skip
+    except PUBLISH_ERRORS as error:
+        host, port = settings.isb_address()
+        raise _fail(
+            f"cannot follow events on RabbitMQ at {host}:{port} ({describe(error)}); start the "
+            "broker, or point ISB_HOST and ISB_PORT at it"
+        ) from None
 
 
 @app.command("settings")
@@ -407,9 +499,12 @@ def show_settings(
         settings = load_settings()
     except ProcessingCoreError as error:
         raise _fail(error) from None
+    from processing_core.masking import mask
+
     for name, value in settings.model_dump(mode="json").items():
-        # SecretStr dumps as "**********": the value itself never reaches the screen.
-        typer.echo(f"{name.upper()}={value if isinstance(value, str) else json.dumps(value)}")
+        # SecretStr dumps as "**********"; passwords inside URLs are masked too.
+        text = value if isinstance(value, str) else json.dumps(value)
+        typer.echo(f"{name.upper()}={mask(text)}")
 
 
 @app.command("spark-main")
@@ -427,8 +522,36 @@ def spark_main() -> None:
 
 
 def main() -> None:
-    """Console entry point."""
-    app(prog_name="processing-core")
+    """Console entry point: every error ends as one masked paragraph and exit code 1."""
+    try:
+        app(prog_name="processing-core")
+    except KeyboardInterrupt:
+        _error("interrupted")
+        sys.exit(130)
+    except Exception as error:
+        if _state["debug"]:
+            import traceback
+
+            from processing_core.masking import mask
+
+            sys.stderr.write(mask("".join(traceback.format_exception(error))))
+        _error(_explain(error))
+        sys.exit(1)
+
+
+def _explain(error: Exception) -> str:
+    """One paragraph for an error no command turned into a message of its own."""
+    if isinstance(error, ProcessingCoreError):
+        return str(error)
+    if isinstance(error, OSError):
+        where = " and ".join(str(name) for name in (error.filename, error.filename2) if name)
+        reason = error.strerror or str(error)
+        return f"{where + ': ' if where else ''}{reason}; check the path and its permissions"
+    hint = "" if _state["debug"] else "rerun with --debug for the traceback and "
+    return (
+        f"unexpected {type(error).__name__}: {error}. This is a bug in processing-core: "
+        f"{hint}report it"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ the same thing everywhere. Field names are the variable names in lower case.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -320,6 +321,13 @@ class Settings(BaseSettings):
     isb_queue_type: Literal["classic", "quorum"] = Field(
         default="classic", description="Type of that queue: classic or quorum."
     )
+    isb_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="Seconds to wait for RabbitMQ to connect, confirm or close before an event "
+        "goes to the outbox; a broker that stalls is not tried again in the same run.",
+    )
     retry_config: RetryConfig = Field(
         default_factory=RetryConfig,
         description=(
@@ -344,6 +352,21 @@ class Settings(BaseSettings):
     artifactory_password: SecretStr | None = Field(
         default=None, description="Password of ARTIFACTORY_USERNAME (never shown)."
     )
+    bundle_max_file_bytes: int = Field(
+        default=16 << 20,
+        gt=0,
+        description="Largest file a DAG bundle may unpack to; `verify` and `install` refuse "
+        "bigger ones (a zip bomb is refused before it is unpacked).",
+    )
+    bundle_max_total_bytes: int = Field(
+        default=256 << 20,
+        gt=0,
+        description="Largest total a DAG bundle may unpack to (`verify`, `install`).",
+    )
+    processing_core_debug: bool = Field(
+        default=False,
+        description="Show the full (masked) traceback of a command's error, as `--debug` does.",
+    )
     pyspark_gateway_port: int | None = Field(
         default=None,
         description=(
@@ -356,6 +379,29 @@ class Settings(BaseSettings):
         pattern=r"^local(\[([0-9]+|\*)\])?$",
         description="Spark master of a Spark task run outside Kubernetes (local mode).",
     )
+
+    @field_validator("loguru_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("resource_profiles", mode="before")
+    @classmethod
+    def _plain_profile_values(cls, value: object) -> object:
+        # They reach templated operator fields and DAG files: no Jinja, no NaN or infinity.
+        problem = _unrenderable(value, "RESOURCE_PROFILES")
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _outbox_is_a_folder(self) -> Settings:
+        path = self.events_outbox
+        if self.events_enabled and os.path.exists(path) and not os.path.isdir(path):
+            raise ValueError(
+                f"EVENTS_OUTBOX {path!r} is a file; it must be a folder (or not exist yet)"
+            )
+        return self
 
     @field_validator(
         "build_version",
@@ -418,6 +464,14 @@ class Settings(BaseSettings):
             raise ValueError(problems[0])
         return self
 
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold, for the masker."""
+        return [
+            value.get_secret_value()
+            for value in (getattr(self, name) for name in type(self).model_fields)
+            if isinstance(value, SecretStr)
+        ]
+
     def disabled_instrumentations(self) -> set[str]:
         return {
             name.strip() for name in self.otel_python_disabled_instrumentations.split(",") if name
@@ -442,6 +496,32 @@ class Settings(BaseSettings):
         return [("configmap", n) for n in _names(self.k8s_env_from_configmaps)] + [
             ("secret", n) for n in _names(self.k8s_env_from_secrets)
         ]
+
+
+def _unrenderable(value: object, where: str, depth: int = 0) -> str | None:
+    """Why `value` (parsed JSON) cannot reach a DAG file as is, or None."""
+    if depth > 32:
+        return f"{where} is nested more than 32 levels deep"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where} holds {value!r}; use a finite number"
+    if isinstance(value, str) and any(mark in value for mark in ("{{", "{%", "{#")):
+        return (
+            f"{where} holds {value!r}, with a Jinja marker ({{{{, {{% or {{#) that Airflow "
+            "would render; remove it"
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _unrenderable(key, where, depth + 1) or _unrenderable(
+                item, f"{where}[{key!r}]", depth + 1
+            )
+            if problem:
+                return problem
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _unrenderable(item, f"{where}[{index}]", depth + 1)
+            if problem:
+                return problem
+    return None
 
 
 def _names(text: str) -> list[str]:

@@ -26,9 +26,13 @@ class ExportError(ProcessingCoreError):
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
+        super().__init__(self.report("; nothing was written"))
+
+    def report(self, outcome: str = "") -> str:
+        """The problems under a header counting them, e.g. "2 problems found:"."""
         count = len(self.problems)
-        header = f"{count} problem{'s' if count != 1 else ''} found; nothing was written:"
-        super().__init__("\n".join([header, *(f"- {p}" for p in self.problems)]))
+        header = f"{count} problem{'s' if count != 1 else ''} found{outcome}:"
+        return "\n".join([header, *(f"- {p}" for p in self.problems)])
 
 
 class TaskResolutionError(ProcessingCoreError):

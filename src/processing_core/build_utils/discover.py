@@ -22,14 +22,19 @@ def discover_workflows(package: str) -> list[Workflow]:
     try:
         root = importlib.import_module(package)
     except Exception as error:
-        raise ExportError([f"cannot import package {package!r}: {_short(error)}"]) from error
+        raise ExportError(
+            [f"cannot import package {package!r}{_where(error)}: {_short(error)}"]
+        ) from error
     modules = [root]
     problems = []
     for info in _public_submodules(root):
         try:
             modules.append(importlib.import_module(info))
         except Exception as error:
-            problems.append(f"cannot import module {info!r}: {_short(error)}")
+            problems.append(
+                f"cannot import module {info!r}{_where(error)}: {_short(error)}; fix it, or "
+                "make it private (a name starting with '_') if it holds no workflows"
+            )
     if problems:
         raise ExportError(problems)
     found: dict[int, Workflow] = {}
@@ -60,6 +65,18 @@ def _importable_from_working_directory() -> None:
     cwd = str(Path.cwd())
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
+
+
+def _where(error: BaseException) -> str:
+    """` (file, line N)` of the error in the author's code, or nothing when unknown."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f" ({error.filename}, line {error.lineno})"
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith("<frozen") and "importlib" not in frame.filename
+    ]
+    return f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
 
 
 def _short(error: BaseException) -> str:

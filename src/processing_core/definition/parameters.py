@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from processing_core.definition.naming import TASK_ID_RE
+
+# Deeper than any run parameter needs; json and jsonschema would recurse past Python's limit.
+MAX_DEPTH = 32
 
 ParameterType = Literal["string", "integer", "number", "boolean", "array", "object"]
 PARAMETER_TYPES: tuple[str, ...] = ("string", "integer", "number", "boolean", "array", "object")
@@ -77,19 +81,30 @@ class Parameter:
         for label, text in (("description", self.description), ("title", self.title)):
             if text is not None and not isinstance(text, str):
                 found.append(f"{where}: {label} must be a string, not {type(text).__name__}")
-        if self.enum is not None and (isinstance(self.enum, str) or not self.enum):
+        if self.enum is not None and (
+            isinstance(self.enum, str | bytes)
+            or not isinstance(self.enum, Sequence)
+            or not self.enum
+        ):
             found.append(f"{where}: enum must be a non-empty list of allowed values")
+        elif self.enum is not None:
+            found.extend(
+                f"{where}: enum value {problem}"
+                for problem in filter(None, (_json_problem(value) for value in self.enum))
+            )
+        for label, bound in (("minimum", self.minimum), ("maximum", self.maximum)):
+            if bound is not None and (
+                isinstance(bound, bool)
+                or not isinstance(bound, int | float)
+                or not math.isfinite(bound)
+            ):
+                found.append(f"{where}: {label} {_shown(bound)} must be a finite number or None")
         default = self.effective_default()
         if default is NO_DEFAULT:
             return found
-        try:
-            json.dumps(default, allow_nan=False)
-        except (TypeError, ValueError):
-            return [
-                *found,
-                f"{where}: default {default!r} is not JSON (use str, int, float, bool, None, "
-                "list or dict of those; no NaN or infinity)",
-            ]
+        problem = _json_problem(default)
+        if problem:
+            return [*found, f"{where}: default {problem}"]
         if not found:
             found.extend(self._default_matches_schema(where, default))
         return found
@@ -108,3 +123,32 @@ class Parameter:
         except jsonschema.SchemaError as error:
             return [f"{where}: invalid enum/minimum/maximum: {error.message}"]
         return []
+
+
+def _shown(value: object) -> str:
+    text = repr(value) if type(value) in (int, float, str, bool, bytes) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_problem(value: Any) -> str | None:
+    """Why `value` is not a plain JSON value (type, NaN/infinity, depth), or None."""
+    if _depth(value) > MAX_DEPTH:
+        return f"is nested more than {MAX_DEPTH} levels deep; flatten it"
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return (
+            f"{_shown(value)} is not JSON (use str, int, float, bool, None, list or dict of "
+            "those; no NaN, infinity or bytes)"
+        )
+    return None
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(item, level + 1) for item in value.values()), default=level + 1)
+    if isinstance(value, list | tuple):
+        return max((_depth(item, level + 1) for item in value), default=level + 1)
+    return level

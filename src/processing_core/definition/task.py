@@ -60,6 +60,8 @@ class TaskBase(ABC):
         self.outputs: dict[str, Any] = {}
         self.metrics: dict[str, Any] = {}
         self._rolled_back = False
+        self._rolling_back = False
+        self._rollback_error: Exception | None = None
         # Set by the entrypoint; without it telemetry_span() is a no-op (tests, notebooks).
         self.telemetry: Telemetry | None = None
 
@@ -110,7 +112,11 @@ class TaskBase(ABC):
         """Release what the task holds (sessions, connections); runs on leaving `with`."""
 
     def __call__(self) -> None:
-        """Run `pre_run`, `run`, `post_run`; on any failure run `rollback()` and re-raise."""
+        """Run `pre_run`, `run`, `post_run`; on any failure run `rollback()` and re-raise.
+
+        The original error is what propagates; if `rollback()` fails too, its error is kept in
+        `rollback_error` and noted on the original.
+        """
         try:
             with self.telemetry_span("pre_run"):
                 self.pre_run()
@@ -118,10 +124,25 @@ class TaskBase(ABC):
                 self.run()
             with self.telemetry_span("post_run"):
                 self.post_run()
-        except BaseException:
-            with self.telemetry_span("rollback"):
-                self._rollback_once()
+        except BaseException as error:
+            self._rollback_once(error)
             raise
+
+    # -- what happened ----------------------------------------------------------------------
+    @property
+    def rolled_back(self) -> bool:
+        """True once `rollback()` ran (whether or not it succeeded)."""
+        return self._rolled_back
+
+    @property
+    def rolling_back(self) -> bool:
+        """True while `rollback()` runs (the entrypoint holds SIGTERM off meanwhile)."""
+        return self._rolling_back
+
+    @property
+    def rollback_error(self) -> Exception | None:
+        """What `rollback()` raised, if it did."""
+        return self._rollback_error
 
     def telemetry_span(self, name: str) -> AbstractContextManager[object]:
         """A span of its own for a step of the task: `with self.telemetry_span("fit model"):`.
@@ -144,14 +165,28 @@ class TaskBase(ABC):
     ) -> None:
         try:
             if exc is not None:
-                self._rollback_once()
+                self._rollback_once(exc)
         finally:
-            self.close()
+            try:
+                self.close()
+            except Exception as failure:
+                if exc is None:
+                    raise  # the task's own failure: reported as such, nothing rolled back
+                # The error that ended the task stays the one reported.
+                exc.add_note(f"close() also failed: {type(failure).__name__}: {failure}")
 
-    def _rollback_once(self) -> None:
-        if not self._rolled_back:
-            self._rolled_back = True
-            self.rollback()
+    def _rollback_once(self, cause: BaseException) -> None:
+        if self._rolled_back:
+            return
+        self._rolled_back = self._rolling_back = True
+        try:
+            with self.telemetry_span("rollback"):
+                self.rollback()
+        except Exception as failure:
+            self._rollback_error = failure
+            cause.add_note(f"rollback() also failed: {type(failure).__name__}: {failure}")
+        finally:
+            self._rolling_back = False
 
     # -- documentation ------------------------------------------------------------------------
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -349,7 +350,7 @@ def task_class_problems(task: type[TaskBase]) -> list[str]:
         elif attribute == "execution_timeout" and value.total_seconds() == 0:
             found.append("execution_timeout is zero; declare a positive timedelta or None")
     backoff = task.retry_exponential_backoff
-    if not isinstance(backoff, int | float) or backoff < 0:
+    if not isinstance(backoff, int | float) or not math.isfinite(backoff) or backoff < 0:
         found.append(
             f"retry_exponential_backoff is {backoff!r}; declare a multiplier >= 0 (2.0 doubles "
             "the delay after each retry) or True/False"
@@ -367,7 +368,13 @@ def task_class_problems(task: type[TaskBase]) -> list[str]:
     if issubclass(task, SparkTaskBase):
         found.extend(spark.declared_problems(task.spark_resources))
     module, _, qualname = task.import_path().partition(":")
-    if module == "__main__" or not naming.PYTHON_PATH_RE.fullmatch(qualname):
+    # Both reach the pod's command line and the local target's shell: identifiers only.
+    if (
+        module == "__main__"
+        or not isinstance(module, str)
+        or not naming.PYTHON_PATH_RE.fullmatch(module)
+        or not naming.PYTHON_PATH_RE.fullmatch(qualname)
+    ):
         found.append(
             f"{task.__name__} is defined in {module}:{qualname}, which `processing-core run-task` "
             "cannot import in the task's container; define it at module level of a package module"

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 import pika
+from pydantic import ValidationError
 from rich.console import Console
 
 from processing_core.events.model import StatusEvent
@@ -45,12 +46,22 @@ def tail_events(
 ) -> int:
     """Consume from a private, auto-deleted queue; return how many events were printed."""
     console = Console(highlight=False, soft_wrap=True)
+    # Notes for people go to standard error: standard output carries only events (--json).
+    notes = Console(stderr=True, highlight=False, soft_wrap=True)
     host, port = settings.isb_address()
     credentials = pika.PlainCredentials(
         settings.isb_username, settings.isb_password.get_secret_value()
     )
+    timeout_seconds = settings.isb_timeout_seconds
     connection = pika.BlockingConnection(
-        pika.ConnectionParameters(host=host, port=port, credentials=credentials)
+        pika.ConnectionParameters(
+            host=host,
+            port=port,
+            credentials=credentials,
+            connection_attempts=1,
+            socket_timeout=timeout_seconds,
+            stack_timeout=timeout_seconds,
+        )
     )
     printed = 0
     try:
@@ -58,13 +69,22 @@ def tail_events(
         channel.exchange_declare(settings.isb_exchange, exchange_type="topic", durable=True)
         queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
         channel.queue_bind(queue, settings.isb_exchange, routing_key="#")
-        console.print(f"[dim]Following {settings.isb_exchange} on {host}:{port}[/dim]", style=None)
-        for _method, _properties, body in channel.consume(
+        notes.print(f"[dim]Following {settings.isb_exchange} on {host}:{port}[/dim]", style=None)
+        for _method, properties, body in channel.consume(
             queue, auto_ack=True, inactivity_timeout=timeout
         ):
             if body is None:  # idle for `timeout` seconds
                 break
-            event = StatusEvent.model_validate_json(body)
+            try:
+                event = StatusEvent.model_validate_json(body)
+            except ValidationError as error:
+                notes.print(
+                    "Skipped a message that is not a status event "
+                    f"(message_id {properties.message_id!r}, {error.error_count()} problem(s))",
+                    style="yellow",
+                    markup=False,
+                )
+                continue
             if (workflow and event.workflow_name != workflow) or (
                 run_id and event.run_id != run_id
             ):
@@ -72,7 +92,8 @@ def tail_events(
             if as_json:
                 print(json.dumps(json.loads(body), sort_keys=True), flush=True)
             else:
-                console.print(format_event(event), style=_STYLE.get(event.kind.value))
+                # markup=False: event text comes from the bus; "[...]" in it stays text.
+                console.print(format_event(event), style=_STYLE.get(event.kind.value), markup=False)
             printed += 1
             if count is not None and printed >= count:
                 break

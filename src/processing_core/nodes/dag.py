@@ -12,12 +12,12 @@ from processing_core.definition import naming
 from processing_core.definition.parameters import NO_DEFAULT, Parameter
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.workflow import TaskNode, Workflow
-from processing_core.errors import ExportError
+from processing_core.errors import ExportError, WorkflowDefinitionError
 from processing_core.nodes.common import NodeContext, markdown, status_callback
 from processing_core.nodes.kubernetes import kubernetes_operator
 from processing_core.nodes.local import local_operator
 from processing_core.nodes.spark import spark_operator
-from processing_core.nodes.spec import Call, DagSpec, OperatorSpec
+from processing_core.nodes.spec import Call, DagSpec, OperatorSpec, plain_data, plain_operator
 
 Target = Literal["kubernetes", "local"]
 TARGETS: tuple[str, ...] = get_args(Target)
@@ -100,13 +100,23 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
             profile=profiles[node.task_class.resource_profile],
             settings=options.settings,
         )
-        tasks.append(_adapter(options.target, node.task_class)(node, context))
+        operator = _adapter(options.target, node.task_class)(node, context)
+        try:
+            tasks.append(plain_operator(operator))
+        except ValueError as error:
+            raise WorkflowDefinitionError(
+                f"Workflow {workflow.name!r}: task {node.task_id!r}: {error}"
+            ) from None
+    try:
+        dag_kwargs = plain_data(_dag_kwargs(workflow, version, dag_id), "DAG argument")
+    except ValueError as error:
+        raise WorkflowDefinitionError(f"Workflow {workflow.name!r}: {error}") from None
     return DagSpec(
         dag_id=dag_id,
         workflow_name=workflow.name,
         version=version,
         target=options.target,
-        dag_kwargs=_dag_kwargs(workflow, version, dag_id),
+        dag_kwargs=dag_kwargs,
         tasks=tuple(tasks),
         edges=tuple(
             (upstream, node.task_id) for node in workflow.nodes for upstream in edges[node.task_id]

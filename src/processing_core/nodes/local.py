@@ -3,6 +3,11 @@
 For deployments without Kubernetes and for end-to-end tests. The run's values reach the
 command through environment variables, never through the command text: a parameter a user
 types into the trigger form can then never become shell.
+
+The BashOperator pushes the last line of the command's output (standard output and error
+together) to XCom. So `run-task` writes its result to a temporary file, and the script
+prints that file last, after the entrypoint's process has ended: nothing the task leaves
+behind (an atexit handler, a thread still printing) can come after it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ _RUN_ENV = {
     "try_number": ("PROCESSING_CORE_TRY_NUMBER", "{{ ti.try_number }}"),
     "parameters": ("PROCESSING_CORE_PARAMETERS", "{{ params | tojson }}"),
     "inputs": ("PROCESSING_CORE_INPUTS", None),
+    # Set by the script itself: the temporary file the result goes through.
+    "result": ("PROCESSING_CORE_RESULT", None),
 }
 _VARIABLE_MARK = "\0"
 
@@ -49,15 +56,27 @@ def local_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         try_number=variable("try_number"),
         parameters=variable("parameters"),
         inputs=variable("inputs") if inputs is not None else None,
-        # BashOperator pushes the last line of standard output to XCom.
-        result_path="-",
+        result_path=variable("result"),
     )
     words = [*shlex.split(context.settings.local_command), *arguments]
     command = " ".join(_shell_word(word) for word in words)
+    result = _RUN_ENV["result"][0]
     kwargs: dict[str, Any] = base_operator_kwargs(node, context)
     kwargs |= {
-        # exec: Airflow's SIGTERM reaches the entrypoint itself, which then rolls back.
-        "bash_command": f"exec {command}",
+        "bash_command": "\n".join(
+            [
+                f'{result}="$(mktemp)" || exit 1',
+                f"trap 'rm -f \"${result}\"' EXIT",
+                # Airflow sends SIGTERM to the whole process group: the entrypoint rolls back
+                # and exits 143; the shell waits for it, then tidies up.
+                "trap : TERM",
+                command,
+                "code=$?",
+                # On a line of its own, whatever the task printed last.
+                f'echo; cat "${result}"',
+                "exit $code",
+            ]
+        ),
         "env": dict(sorted(env.items())),
         "append_env": True,
         "do_xcom_push": True,

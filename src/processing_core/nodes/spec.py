@@ -50,3 +50,82 @@ class DagSpec:
     tasks: tuple[OperatorSpec, ...]
     # (upstream task id, downstream task id), in task order.
     edges: tuple[tuple[str, str], ...]
+
+
+# Deeper than any operator argument needs; bounds the renderer's recursion.
+MAX_DEPTH = 32
+
+
+def plain_data(value: Any, where: str, _depth: int = 0) -> Any:
+    """`value` as exact built-in types (and Calls), or ValueError naming `where` and the fix.
+
+    A DAG file holds literals written by repr(): a `str` subclass with its own `__repr__`,
+    an enum or a NumPy scalar would write code that runs (or fails) when the scheduler parses
+    the file. Their plain values are taken here, at export, where the author's code runs
+    anyway: enums by `.value`, subclasses of str/int/float by the base type, other numbers by
+    int()/float(). Anything else is refused.
+    """
+    import enum
+    import math
+    import numbers
+    import operator
+
+    if _depth > MAX_DEPTH:
+        raise ValueError(f"{where}: nested more than {MAX_DEPTH} levels deep; flatten it")
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
+        return value
+    if kind is float:
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: {value!r} cannot be written to a DAG file; use a number")
+        return value
+    if isinstance(value, enum.Enum):
+        return plain_data(value.value, where, _depth + 1)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bool):  # bool cannot be subclassed; here for completeness
+        return bool(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return plain_data(float.__float__(value), where, _depth + 1)
+    if isinstance(value, numbers.Integral):
+        return plain_data(operator.index(value), where, _depth + 1)
+    if isinstance(value, numbers.Real):
+        return plain_data(float(value), where, _depth + 1)
+    if isinstance(value, Call):
+        return Call(
+            value.target,
+            tuple(plain_data(arg, where, _depth + 1) for arg in value.args),
+            {
+                _plain_key(key, where): plain_data(item, f"{where}.{key}", _depth + 1)
+                for key, item in value.kwargs.items()
+            },
+        )
+    if isinstance(value, list | tuple):
+        return [plain_data(item, f"{where}[{i}]", _depth + 1) for i, item in enumerate(value)]
+    if isinstance(value, Mapping):
+        return {
+            _plain_key(key, where): plain_data(item, f"{where}[{key!r}]", _depth + 1)
+            for key, item in value.items()
+        }
+    raise ValueError(
+        f"{where}: a {kind.__module__}.{kind.__qualname__} cannot be written to a DAG file; "
+        "use str, int, float, bool, None, or lists and dicts of them"
+    )
+
+
+def _plain_key(key: Any, where: str) -> str:
+    plain = plain_data(key, where)
+    if type(plain) is not str:
+        raise ValueError(f"{where}: key {plain!r} is not a string")
+    return plain
+
+
+def plain_operator(spec: OperatorSpec) -> OperatorSpec:
+    """The operator with every argument as plain data (see `plain_data`)."""
+    return OperatorSpec(
+        spec.task_id,
+        spec.operator,
+        {key: plain_data(value, f"argument {key!r}") for key, value in spec.kwargs.items()},
+    )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,9 +15,9 @@ from typing import Any
 from processing_core._meta import library_version
 from processing_core.build_utils.export import ExportResult
 from processing_core.definition import naming
+from processing_core.fileops import atomic_write
+from processing_core.release.manifest import MANIFEST, MANIFEST_VERSION
 
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
 # Zip entries carry a timestamp; a fixed one keeps the same inputs the same bytes.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -86,7 +84,7 @@ def manifest_bytes(manifest: dict[str, Any]) -> bytes:
 def write_bundle(
     results: Sequence[ExportResult], manifest: dict[str, Any], out_dir: Path
 ) -> Bundle:
-    """Write the archive atomically (staged beside, then renamed) and return it."""
+    """Write the archive atomically (a reader never sees half of it) and return it."""
     distribution = manifest["distribution"]
     path = out_dir / archive_name(distribution["name"], distribution["version"])
     entries = {result.file_name: result.source.encode() for result in results}
@@ -99,27 +97,8 @@ def write_bundle(
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, entries[name])
     out_dir.mkdir(parents=True, exist_ok=True)
-    descriptor, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=out_dir)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+    atomic_write(path, buffer.getvalue())
     return Bundle(path=path, manifest=manifest)
-
-
-def read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
-    try:
-        document = json.loads(archive.read(MANIFEST))
-    except KeyError:
-        raise ValueError(f"the archive has no {MANIFEST}") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{MANIFEST} is not JSON: {error}") from None
-    if not isinstance(document, dict) or document.get("manifest_version") != MANIFEST_VERSION:
-        raise ValueError(f"{MANIFEST} is not a processing-core manifest (version 1)")
-    return document
 
 
 def _installed(distribution: str) -> str | None:

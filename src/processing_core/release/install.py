@@ -1,30 +1,39 @@
 """Install bundles into an Airflow DAGs folder, list installed versions, prune old ones.
 
 Each version lives in its own folder, `<distribution>-<version>/`, made complete beside the
-DAGs folder and renamed into it in one step: the scheduler sees all of a version or none.
+DAGs folder and moved into it in one step: the scheduler sees all of a version or none, and
+a reinstall swaps the old folder for the new one at once, so no DAG file is ever missing.
+
+Install and prune hold one lock per DAGs folder (`.processing-core.lock` in it), so they
+never race; whatever a killed install or prune left beside the folder is removed by the next.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import ctypes
+import errno
+import glob
 import os
 import shutil
 import tempfile
-import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from processing_core.definition import naming
 from processing_core.errors import ProcessingCoreError
-from processing_core.release.bundle import MANIFEST, read_manifest
+from processing_core.fileops import child_path, default_folder_mode, exclusive_lock
+from processing_core.release.archive import BundleLimits, extract_bundle
+from processing_core.release.manifest import MANIFEST, Manifest, parse_manifest
+
+LOCK = ".processing-core.lock"
 
 
 class InstallError(ProcessingCoreError):
-    """A bundle could not be installed; the DAGs folder is as it was."""
+    """A bundle could not be installed, or the DAGs folder cannot be read; it is as it was."""
 
 
 @dataclass(frozen=True)
@@ -35,83 +44,189 @@ class InstalledVersion:
     dag_ids: tuple[str, ...]
 
 
-def install_bundle(path: Path, dags_folder: Path) -> InstalledVersion:
-    with zipfile.ZipFile(path) as archive:
+@dataclass(frozen=True)
+class Inventory:
+    """What a DAGs folder holds: readable versions, newest first, and unreadable folders."""
+
+    versions: list[InstalledVersion]
+    problems: list[str]
+
+
+def install_bundle(
+    path: Path, dags_folder: Path, limits: BundleLimits | None = None
+) -> InstalledVersion:
+    """Install the bundle at `path` as `dags_folder/<distribution>-<version>/`."""
+    limits = limits or BundleLimits()
+    _prepare(dags_folder, create=True)
+    with _locked(dags_folder):
+        staging = Path(
+            tempfile.mkdtemp(prefix=_staging_prefix(dags_folder), dir=dags_folder.parent)
+        )
         try:
-            manifest = read_manifest(archive)
-        except ValueError as error:
-            raise InstallError(f"{path}: {error}") from None
-        distribution = manifest["distribution"]
-        name = f"{distribution['name']}-{naming.image_tag(distribution['version'])}"
-        dags_folder.mkdir(parents=True, exist_ok=True)
-        # Beside the DAGs folder, never in it: the scheduler must not parse a half-made version.
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=dags_folder.parent))
-        try:
-            for member in sorted(archive.namelist()):
-                _copy_member(archive, member, staging / member)
-            _check(manifest, staging)
-            target = dags_folder / name
-            if target.exists():  # reinstalling a version: swap, then drop the old copy
-                old = staging.with_name(staging.name + ".old")
-                os.rename(target, old)
-                os.rename(staging, target)
-                shutil.rmtree(old)
+            manifest = extract_bundle(path, staging, limits)
+            staging.chmod(default_folder_mode())
+            target = child_path(dags_folder, manifest.folder_name, "installed folder")
+            if target.exists() or target.is_symlink():
+                # Reinstall: swap old and new in one step; the old copy is now at `staging`.
+                _exchange(staging, target)
             else:
                 os.rename(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return _installed(target)
+        finally:
+            _remove(staging)
+    return _installed_version(target, manifest)
+
+
+def inventory(dags_folder: Path) -> Inventory:
+    """Every installed version by distribution, newest first, and every unreadable one."""
+    _prepare(dags_folder, create=False)
+    versions, problems = [], []
+    for folder in sorted(dags_folder.iterdir()):
+        if not folder.is_dir() or folder.is_symlink() or not (folder / MANIFEST).is_file():
+            continue
+        try:
+            data = (folder / MANIFEST).read_bytes()
+        except OSError as error:
+            problems.append(f"{folder}: cannot read {MANIFEST} ({error.strerror})")
+            continue
+        manifest, found = parse_manifest(data)
+        if manifest is None:
+            problems.append(f"{folder}: {found[0]}; left untouched (reinstall or remove it)")
+            continue
+        versions.append(_installed_version(folder, manifest))
+    versions.sort(key=lambda v: (v.distribution, _sort_key(v.version)), reverse=True)
+    return Inventory(versions, problems)
 
 
 def installed_versions(dags_folder: Path) -> list[InstalledVersion]:
-    """Every installed version, by distribution, newest first."""
-    versions = [
-        _installed(folder)
-        for folder in sorted(dags_folder.iterdir() if dags_folder.is_dir() else [])
-        if (folder / MANIFEST).is_file()
-    ]
-    return sorted(versions, key=lambda v: (v.distribution, _sort_key(v.version)), reverse=True)
+    """Every readable installed version, by distribution, newest first."""
+    return inventory(dags_folder).versions
 
 
-def prune(dags_folder: Path, keep: int) -> list[InstalledVersion]:
-    """Remove all but the newest `keep` versions of each distribution; return the removed."""
+def prune(dags_folder: Path, keep: int) -> tuple[list[InstalledVersion], list[str]]:
+    """Remove all but the newest `keep` versions of each distribution.
+
+    Returns the removed versions and the folders that could not be read (never removed).
+    """
     if keep < 1:
         raise InstallError("--keep must be at least 1: the newest version always stays")
-    removed = []
-    seen: dict[str, int] = {}
-    for version in installed_versions(dags_folder):
-        seen[version.distribution] = seen.get(version.distribution, 0) + 1
-        if seen[version.distribution] > keep:
-            # Out of the DAGs folder first (one rename), then deleted.
-            doomed = Path(tempfile.mkdtemp(prefix=".pruned.", dir=dags_folder.parent))
-            os.rename(version.folder, doomed / version.folder.name)
-            shutil.rmtree(doomed)
-            removed.append(version)
-    return removed
+    _prepare(dags_folder, create=False)
+    with _locked(dags_folder):
+        found = inventory(dags_folder)
+        removed = []
+        seen: dict[str, int] = {}
+        for version in found.versions:
+            seen[version.distribution] = seen.get(version.distribution, 0) + 1
+            if seen[version.distribution] > keep:
+                # Out of the DAGs folder first (one rename), then deleted.
+                trash = Path(
+                    tempfile.mkdtemp(prefix=_trash_prefix(dags_folder), dir=dags_folder.parent)
+                )
+                os.rename(version.folder, trash / version.folder.name)
+                _remove(trash)
+                removed.append(version)
+    return removed, found.problems
 
 
-def _copy_member(archive: zipfile.ZipFile, member: str, target: Path) -> None:
-    if Path(member).name != member:
-        raise InstallError(f"archive member {member!r} is not a plain file name")
-    with archive.open(member) as source, open(target, "wb") as sink:
-        shutil.copyfileobj(source, sink)
+# -- the DAGs folder and what lives beside it --------------------------------------------------
+def _prepare(dags_folder: Path, *, create: bool) -> None:
+    if dags_folder.exists() and not dags_folder.is_dir():
+        raise InstallError(
+            f"--dags-folder {dags_folder} is a file; pass the scheduler's DAGs folder"
+        )
+    if not dags_folder.exists():
+        if not create:
+            raise InstallError(
+                f"--dags-folder {dags_folder} does not exist; pass the folder the scheduler reads"
+            )
+        try:
+            dags_folder.mkdir(parents=True)
+        except OSError as error:
+            raise InstallError(
+                f"cannot create --dags-folder {dags_folder}: {error.strerror}"
+            ) from None
 
 
-def _check(manifest: dict[str, Any], folder: Path) -> None:
-    for workflow in manifest["workflows"]:
-        data = (folder / workflow["file"]).read_bytes()
-        if hashlib.sha256(data).hexdigest() != workflow["sha256"]:
-            raise InstallError(f"{workflow['file']}: checksum does not match the manifest")
+def _beside(dags_folder: Path, prefix: str) -> Path:
+    # Beside the DAGs folder, never in it: the scheduler must not parse a half-made version.
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=dags_folder.parent))
 
 
-def _installed(folder: Path) -> InstalledVersion:
-    manifest = json.loads((folder / MANIFEST).read_text())
+def _staging_prefix(dags_folder: Path) -> str:
+    return f".{dags_folder.name}.processing-core-staging."
+
+
+def _trash_prefix(dags_folder: Path) -> str:
+    return f".{dags_folder.name}.processing-core-trash."
+
+
+@contextmanager
+def _locked(dags_folder: Path) -> Iterator[None]:
+    """Hold the DAGs folder's lock; then clear what killed installs or prunes left beside it."""
+    # In the DAGs folder (the scheduler parses only .py files and zip archives there), so
+    # nothing of ours stays beside it.
+    with exclusive_lock(dags_folder / LOCK):
+        # Nobody else holds the lock, so anything staged or trashed beside it is stale.
+        for prefix in (_staging_prefix(dags_folder), _trash_prefix(dags_folder)):
+            for leftover in dags_folder.parent.glob(f"{glob.escape(prefix)}*"):
+                _remove(leftover)
+        yield
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# -- swapping two folders in one step -------------------------------------------------------
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(new: Path, old: Path) -> None:
+    """Swap `new` and `old` atomically (renameat2 RENAME_EXCHANGE, Linux 3.15+).
+
+    Where the filesystem cannot, fall back to replacing file by file: every file is always
+    there, old or new, and files the new version dropped go last.
+    """
+    try:
+        _renameat2_exchange(new, old)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+            raise
+        _replace_file_by_file(new, old)
+
+
+def _renameat2_exchange(a: Path, b: Path) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available")
+    result = renameat2(
+        _AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), ctypes.c_uint(_RENAME_EXCHANGE)
+    )
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(b))
+
+
+def _replace_file_by_file(new: Path, old: Path) -> None:
+    """Move `new`'s files over `old`'s (manifest last), drop the rest; `new` ends with the old."""
+    names = sorted(entry.name for entry in new.iterdir())
+    for name in [*(n for n in names if n != MANIFEST), *(n for n in names if n == MANIFEST)]:
+        os.replace(new / name, old / name)
+    for entry in old.iterdir():
+        if entry.name not in names:
+            os.replace(entry, new / entry.name)
+
+
+def _installed_version(folder: Path, manifest: Manifest) -> InstalledVersion:
     return InstalledVersion(
-        distribution=manifest["distribution"]["name"],
-        version=manifest["distribution"]["version"],
+        distribution=manifest.distribution.name,
+        version=manifest.distribution.version,
         folder=folder,
-        dag_ids=tuple(w["dag_id"] for w in manifest["workflows"]),
+        dag_ids=tuple(workflow.dag_id for workflow in manifest.workflows),
     )
 
 

@@ -1,34 +1,54 @@
 """Publish a bundle to an Artifactory-style repository: HTTP PUT with checksum headers.
 
-Refuses to overwrite a published version unless forced; retries server errors and broken
-connections by RETRY_CONFIG; credentials come from the settings and never reach output.
+Nothing published is ever deleted: a version already there with the same bytes is left as
+it is (so a publish cut short can simply be run again), one with other bytes is refused
+unless forced, and a forced publish uploads over it, so the old file stays until the new
+one has arrived whole. Credentials come from the settings, never reach output, and never
+follow a redirect to another host. Server errors and broken connections are retried by
+RETRY_CONFIG (the policy the event publisher uses).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
-import random
-import time
-import urllib.error
-import urllib.request
-import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import requests
 
 from processing_core.errors import ProcessingCoreError
-from processing_core.release.bundle import MANIFEST
+from processing_core.release.archive import BundleLimits, check_archive, open_archive
+from processing_core.release.manifest import MANIFEST
+from processing_core.retry import retrying
 
 if TYPE_CHECKING:
     from processing_core.config import Settings
 
 Progress = Callable[[int], None]
+# Seconds to connect, and to wait for each answer (a large upload is not one answer).
+TIMEOUT = (10, 120)
 
 
 class PublishError(ProcessingCoreError):
     """Publishing failed; the message says why and what to do."""
+
+
+class _ServerError(Exception):
+    """A 5xx answer: worth another attempt."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.response = response
+        super().__init__(f"{response.status_code} {response.reason}")
+
+
+@dataclass
+class PublishReport:
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
 
 
 def publish_bundle(
@@ -38,58 +58,78 @@ def publish_bundle(
     *,
     force: bool = False,
     progress: Progress | None = None,
-) -> list[str]:
-    """PUT the archive and its manifest under `url`; return the URLs written."""
-    data = path.read_bytes()
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+) -> PublishReport:
+    """PUT the archive and its manifest under `url`; say what was written and what was there."""
+    base = _repository_url(url)
+    with open_archive(path) as archive:
+        # The checks install makes: never publish what no deployment would install.
+        check_archive(archive, path, BundleLimits.from_settings(settings))
         manifest = archive.read(MANIFEST)
-    base = url.rstrip("/")
+    data = path.read_bytes()
     uploads = [
         (f"{base}/{path.name}", data, "application/zip"),
         (f"{base}/{path.name.removesuffix('.zip')}.{MANIFEST}", manifest, "application/json"),
     ]
     client = _Client(settings)
-    for target, _body, _type in uploads:
-        if client.exists(target):
-            if not force:
-                raise PublishError(
-                    f"{target} is already published; versions are immutable: publish another "
-                    "version, or pass --force to replace it"
-                )
-            client.delete(target)
+    report = PublishReport()
+    pending = []
     for target, body, content_type in uploads:
+        published = client.published_sha256(target)
+        if published is None:
+            pending.append((target, body, content_type))
+        elif published == hashlib.sha256(body).hexdigest():
+            report.unchanged.append(target)
+        elif force:
+            pending.append((target, body, content_type))
+        else:
+            raise PublishError(
+                f"{target} is already published with other content; versions are immutable: "
+                "publish another version, or pass --force to replace it"
+            )
+    # The archive first: the manifest beside it announces a complete version.
+    for target, body, content_type in pending:
         client.put(target, body, content_type, progress if content_type.endswith("zip") else None)
-    return [target for target, _, _ in uploads]
+        report.written.append(target)
+    return report
+
+
+def _repository_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PublishError(
+            f"--url {url!r} is not an http(s) URL; pass the repository folder, e.g. "
+            "https://artifactory.example.org/artifactory/dags-local/workflows"
+        )
+    if parts.username or parts.password:
+        raise PublishError(
+            "--url holds credentials; remove them and set ARTIFACTORY_TOKEN (or "
+            "ARTIFACTORY_USERNAME and ARTIFACTORY_PASSWORD) instead"
+        )
+    return url.rstrip("/")
 
 
 class _Client:
     def __init__(self, settings: Settings) -> None:
         self.retry = settings.retry_config
-        self.headers: dict[str, str] = {}
+        self.session = requests.Session()
+        # Session-level auth (not a header): requests applies it to the first request only
+        # and drops the Authorization header on a redirect to another host.
         if settings.artifactory_token is not None:
-            self.headers["Authorization"] = (
-                f"Bearer {settings.artifactory_token.get_secret_value()}"
-            )
+            self.session.auth = _Bearer(settings.artifactory_token.get_secret_value())
         elif settings.artifactory_username and settings.artifactory_password is not None:
-            password = settings.artifactory_password.get_secret_value()
-            pair = f"{settings.artifactory_username}:{password}"
-            self.headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+            self.session.auth = (
+                settings.artifactory_username,
+                settings.artifactory_password.get_secret_value(),
+            )
 
-    def exists(self, url: str) -> bool:
-        try:
-            self._send("HEAD", url)
-        except urllib.error.HTTPError as error:
-            if error.code == 404:
-                return False
-            raise _explain(error, url) from None
-        return True
-
-    def delete(self, url: str) -> None:
-        try:
-            self._send("DELETE", url)
-        except urllib.error.HTTPError as error:
-            if error.code != 404:
-                raise _explain(error, url) from None
+    def published_sha256(self, url: str) -> str | None:
+        """None when nothing is at `url`; else its sha256 ("" when the server does not say)."""
+        response = self._send("HEAD", url)
+        if response.status_code == 404:
+            return None
+        if not response.ok:
+            raise _explain(response, url)
+        return response.headers.get("X-Checksum-Sha256", "").lower()
 
     def put(self, url: str, body: bytes, content_type: str, progress: Progress | None) -> None:
         headers = {
@@ -97,10 +137,15 @@ class _Client:
             "X-Checksum-Sha256": hashlib.sha256(body).hexdigest(),
             "X-Checksum-Sha1": hashlib.sha1(body).hexdigest(),
         }
-        try:
-            self._send("PUT", url, body, headers, progress)
-        except urllib.error.HTTPError as error:
-            raise _explain(error, url) from None
+        response = self._send("PUT", url, body, headers, progress)
+        if response.request.method != "PUT":
+            # 301/302/303 turn a PUT into a GET: the upload never happened.
+            raise PublishError(
+                f"{url} redirected the upload to {response.url} as a {response.request.method}; "
+                "pass the repository's final URL as --url"
+            )
+        if not response.ok:
+            raise _explain(response, url)
 
     def _send(
         self,
@@ -109,30 +154,44 @@ class _Client:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         progress: Progress | None = None,
-    ) -> int:
-        delays = [0.0, *self.retry.delays()]
-        for attempt, delay in enumerate(delays):
-            if attempt:
-                time.sleep(delay + random.uniform(0, self.retry.jitter_seconds))
+    ) -> requests.Response:
+        def attempt() -> requests.Response:
             data = _Reader(body, progress) if body is not None else None
-            request = urllib.request.Request(
-                url, data=data, method=method, headers={**self.headers, **(headers or {})}
+            response = self.session.request(
+                method, url, data=data, headers=headers, timeout=TIMEOUT, allow_redirects=True
             )
-            if body is not None:
-                request.add_header("Content-Length", str(len(body)))
-            try:
-                with urllib.request.urlopen(request, timeout=60) as response:
-                    return int(response.status)
-            except urllib.error.HTTPError as error:
-                if error.code < 500 or attempt == len(delays) - 1:
-                    raise
-            except (urllib.error.URLError, OSError) as error:
-                if attempt == len(delays) - 1:
-                    reason = getattr(error, "reason", error)
-                    raise PublishError(
-                        f"cannot reach {url} after {len(delays)} attempts: {reason}"
-                    ) from None
+            if response.status_code >= 500:
+                raise _ServerError(response)
+            return response
+
+        try:
+            for retry in retrying(
+                self.retry,
+                retry_if=lambda error: isinstance(
+                    error, _ServerError | requests.ConnectionError | requests.Timeout
+                ),
+            ):
+                with retry:
+                    return attempt()
+        except _ServerError as error:
+            raise _explain(error.response, url) from None
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise PublishError(
+                f"cannot reach {url} after {self.retry.attempts} attempt(s): "
+                f"{type(error).__name__}; check --url and the network"
+            ) from None
+        except requests.RequestException as error:
+            raise PublishError(f"{method} {url} failed: {type(error).__name__}: {error}") from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Bearer(requests.auth.AuthBase):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
 
 
 class _Reader(io.BytesIO):
@@ -141,6 +200,7 @@ class _Reader(io.BytesIO):
     def __init__(self, body: bytes, progress: Progress | None) -> None:
         super().__init__(body)
         self._progress = progress
+        self.len = len(body)  # requests sets Content-Length from it
 
     def read(self, size: int | None = -1) -> bytes:
         chunk = super().read(size)
@@ -149,13 +209,14 @@ class _Reader(io.BytesIO):
         return chunk
 
 
-def _explain(error: urllib.error.HTTPError, url: str) -> PublishError:
+def _explain(response: requests.Response, url: str) -> PublishError:
     fixes = {
         401: "authentication failed: set ARTIFACTORY_TOKEN, or ARTIFACTORY_USERNAME and "
         "ARTIFACTORY_PASSWORD",
-        403: "the credentials may not deploy there: ask for deploy permission on the repository",
+        403: "the credentials may not deploy (or overwrite) there: ask for deploy permission on "
+        "the repository",
         404: "no such repository path: check --url",
         409: "the repository refuses to overwrite it: publish another version",
     }
-    fix = fixes.get(error.code, "the repository refused the request")
-    return PublishError(f"{url} answered {error.code} {error.reason}: {fix}")
+    fix = fixes.get(response.status_code, "the repository refused the request")
+    return PublishError(f"{url} answered {response.status_code} {response.reason}: {fix}")

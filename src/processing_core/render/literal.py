@@ -1,7 +1,9 @@
 """Python source for operator data: literals via repr(), calls to imported names, nothing else.
 
 Every string goes through repr(), which always yields a closed literal with newlines,
-quotes and backslashes escaped; so no value can end a literal early and become code.
+quotes and backslashes escaped; so no value can end a literal early and become code. Only
+exact built-in types are written (a subclass's repr() is its author's code, not a literal):
+`nodes.spec.plain_data` converts what it can first, and anything else is refused here.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from processing_core.nodes.spec import Call
+from processing_core.nodes.spec import MAX_DEPTH, Call
 
 INDENT = "    "
 LINE_LIMIT = 96
@@ -59,13 +61,14 @@ def to_source(
         name = shared.get(to_source(value, imports))
         if name is not None:
             return name
-    if value is None or isinstance(value, bool | int):
+    if depth > MAX_DEPTH + 4:  # plain_data bounds author data; this bounds everything else
+        raise ValueError("operator data nested too deeply to write to a DAG file")
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
         return repr(value)
-    if isinstance(value, float):
+    if kind is float:
         if not math.isfinite(value):
             raise ValueError(f"{value!r} cannot be written to a DAG file")
-        return repr(value)
-    if isinstance(value, str):
         return repr(value)
     if isinstance(value, Call):
         name = imports.name_for(value.module, value.attribute)
@@ -74,17 +77,17 @@ def to_source(
             f"{key}={to_source(item, imports, depth + 1)}" for key, item in value.kwargs.items()
         ]
         return _wrap(f"{name}(", parts, ")", depth)
-    if isinstance(value, list | tuple):
+    if kind in (list, tuple):
         items = [to_source(item, imports, depth + 1, shared) for item in value]
         return _wrap("[", items, "]", depth)
-    if isinstance(value, Mapping):
+    if kind is dict:
         parts = []
         for key, item in value.items():
-            if not isinstance(key, str):
+            if type(key) is not str:
                 raise ValueError(f"mapping key {key!r} is not a string")
             parts.append(f"{key!r}: {to_source(item, imports, depth + 1, shared)}")
         return _wrap("{", parts, "}", depth)
-    raise ValueError(f"{type(value).__name__} value {value!r} cannot be written to a DAG file")
+    raise ValueError(f"a {kind.__qualname__} cannot be written to a DAG file; convert it first")
 
 
 def _wrap(opening: str, parts: list[str], closing: str, depth: int) -> str:

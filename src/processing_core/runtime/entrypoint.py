@@ -1,20 +1,27 @@
-"""`processing-core run-task`: load a task class, run its lifecycle, leave its result."""
+"""`processing-core run-task`: load a task class, run its lifecycle, leave its result.
+
+One exit path for every outcome: whatever the task does (returns, raises, calls `sys.exit`,
+is interrupted, fails in `__init__`, `rollback()` or `close()`), the run writes a result,
+sends its final event, flushes its telemetry and exits with a documented code:
+
+    0 success; 1 the task failed (or its result could not be written); 2 the task or its
+    inputs could not be loaded; 130 interrupted (SIGINT); 143 terminated (SIGTERM).
+
+Never 0 after a rollback. Every text that leaves the run is masked (`processing_core.masking`).
+"""
 
 from __future__ import annotations
 
 import importlib
 import inspect
 import json
-import signal
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from loguru import logger
-from opentelemetry.trace import Span
 
 from processing_core.config import Settings, load_settings
 from processing_core.definition.naming import PYTHON_PATH_RE
@@ -22,18 +29,19 @@ from processing_core.definition.task import RunContext, TaskBase
 from processing_core.errors import TaskResolutionError
 from processing_core.events.emit import EventEmitter, identity, traceback_tail
 from processing_core.events.model import EventError, EventKind, StatusEvent
-from processing_core.runtime.result import TaskResult, check_json, check_result, write_result
+from processing_core.runtime.result import ResultChannel, TaskResult, check_json, check_result
 from processing_core.runtime.telemetry import Telemetry, trace_ids
+from processing_core.runtime.termination import TaskTerminated, Termination
 
 EXIT_SUCCESS = 0
 EXIT_FAILED = 1
 EXIT_UNUSABLE_INPUT = 2
-# 128 + SIGTERM, the shell's convention for "terminated by SIGTERM".
-EXIT_TERMINATED = 128 + signal.SIGTERM
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
-
-class TaskTerminated(BaseException):
-    """SIGTERM arrived (pod eviction, Airflow killing the task); unwinds like a failure."""
+# Loads the task class and completes the run's context (parameters, inputs); raises
+# TaskResolutionError when it cannot.
+Resolver = Callable[[], tuple[type[TaskBase], RunContext]]
 
 
 def load_task_class(target: str) -> type[TaskBase]:
@@ -51,6 +59,11 @@ def load_task_class(target: str) -> type[TaskBase]:
             f"cannot import module {module_name!r} for task {target!r}: {error}; is the pipeline "
             "package installed in this image or environment?"
         ) from error
+    except Exception as error:
+        raise TaskResolutionError(
+            f"importing module {module_name!r} for task {target!r} failed: "
+            f"{type(error).__name__}: {error}"
+        ) from error
     for part in qualname.split("."):
         if not hasattr(value, part):
             raise TaskResolutionError(f"module {module_name!r} has no {qualname!r}")
@@ -66,6 +79,8 @@ def parse_object(text: str | None, option: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(text)
+    except RecursionError:
+        raise TaskResolutionError(f"{option} is nested too deeply") from None
     except json.JSONDecodeError as error:
         raise TaskResolutionError(f"{option} is not JSON: {error}") from None
     if not isinstance(value, dict):
@@ -84,7 +99,7 @@ def upstream_outputs(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         if isinstance(value, str):
             try:
                 value = json.loads(value)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 raise TaskResolutionError(
                     f"the result of upstream task {task_id!r} is not JSON: {value[:200]!r}"
                 ) from None
@@ -99,92 +114,201 @@ def upstream_outputs(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return inputs
 
 
+@dataclass
+class Outcome:
+    """How a run ended: its result, exit code, and the error behind a failure."""
+
+    status: str
+    code: int
+    message: str = ""
+    error: BaseException | None = None
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def result(self) -> TaskResult:
+        return TaskResult(self.status, self.message, self.outputs, self.metrics)  # type: ignore[arg-type]
+
+
 def run_task(
     task_class: type[TaskBase],
     context: RunContext,
     result_path: str | None,
     settings: Settings | None = None,
 ) -> int:
-    """Run the task's lifecycle in its span; write its result; send its events; flush all.
+    """Run a loaded task class; returns the process exit code (see the module's docstring)."""
+    return run(lambda: (task_class, context), context, result_path, settings)
 
-    Returns the process exit code.
+
+def run(
+    resolve: Resolver,
+    context: RunContext,
+    result_path: str | None,
+    settings: Settings | None = None,
+) -> int:
+    """Resolve the task, run its lifecycle in its span, leave its result and final event.
+
+    `context` names the run (its parameters and inputs may still be missing: `resolve`
+    completes them). A result path no result can reach raises ResultPathError before
+    anything runs.
     """
     settings = settings or load_settings()
+    channel = ResultChannel(result_path)
     telemetry = Telemetry(settings, context)
     events = EventEmitter(settings)
-    # A file result is written as soon as it is known; a result on standard output is the
-    # process's very last line (the BashOperator pushes the last line), after whatever the
-    # event and telemetry shutdown log.
-    file_path = None if result_path == "-" else result_path
     try:
-        with telemetry.task_span() as span, logger.contextualize(**_log_identity(context)):
-            code, result = _run_in_span(task_class, context, file_path, telemetry, span, events)
-        telemetry.record_task(failed=code != EXIT_SUCCESS)
+        with (
+            Termination() as termination,
+            logger.contextualize(**_log_identity(context)),
+            telemetry.task_span() as span,
+        ):
+            about = {**identity(context), "trace_id": trace_ids()[0]}
+            try:
+                with termination.raising():
+                    termination.check()
+                    events.emit(StatusEvent(kind=EventKind.TASK_STARTED, source="task", **about))
+                    task_class, context = resolve()
+                    outcome = _lifecycle(task_class, context, telemetry, termination)
+            except TaskTerminated as stop:  # before the task's own code ran
+                outcome = _terminated(stop, rolled_back=False, task=None)
+            except TaskResolutionError as error:
+                logger.error("Task {} cannot run: {}", context.task_id, error)
+                outcome = Outcome("failed", EXIT_UNUSABLE_INPUT, str(error), error)
+            if outcome.error is not None:
+                telemetry.fail(span, outcome.error)
+            if not channel.on_stdout:
+                outcome = _write(channel, outcome)
+            try:
+                with termination.raising():  # a signal may cut a wait on a stalled broker
+                    events.emit(_final_event(outcome, about))
+            except TaskTerminated:
+                logger.warning("Final event of task {} kept in the outbox", context.task_id)
+        telemetry.record_task(failed=outcome.code != EXIT_SUCCESS)
     finally:
         events.close()
         telemetry.shutdown()
-    if result_path == "-":
-        write_result(result, "-")
-    return code
+    if channel.on_stdout:
+        # The very last line on standard output, after what shutting down may print.
+        outcome = _write(channel, outcome)
+    channel.close()
+    return outcome.code
 
 
-def _run_in_span(
+def _lifecycle(
     task_class: type[TaskBase],
     context: RunContext,
-    result_path: str | None,
     telemetry: Telemetry,
-    span: Span,
-    events: EventEmitter,
-) -> tuple[int, TaskResult]:
-    about = {**identity(context), "trace_id": trace_ids()[0]}
-    events.emit(StatusEvent(kind=EventKind.TASK_STARTED, source="task", **about))
-    task = task_class(context)
+    termination: Termination,
+) -> Outcome:
+    name = task_class.__name__
+    try:
+        task = task_class(context)
+    except (Exception, SystemExit) as error:
+        return _failed(error, None, f"{name}.__init__ failed: {type(error).__name__}: {error}")
     task.telemetry = telemetry
+    termination.defer_while(lambda: task.rolling_back)
     logger.info("Task {} starting ({})", context.task_id, task_class.import_path())
     try:
-        with _sigterm_raises(), task:
+        with task:
             task()
-            check_result(task.outputs, task.metrics, task_class.__name__)
+            check_result(task.outputs, task.metrics, name)
     except TaskTerminated as stop:
-        logger.error("Task {} terminated by SIGTERM; rolled back", context.task_id)
-        telemetry.fail(span, stop)
-        result = TaskResult("terminated", "terminated by SIGTERM", task.outputs, task.metrics)
-        error = EventError(type="Terminated", message=result.message)
-        final = StatusEvent(kind=EventKind.TASK_FAILED, source="task", error=error, **about)
-        code = EXIT_TERMINATED
-    except Exception as exception:
-        message = f"{type(exception).__name__}: {exception}"
-        logger.error(
-            "Task {} failed and was rolled back: {}\n{}",
-            context.task_id,
-            message,
-            traceback_tail(exception, characters=100_000),
+        return _terminated(stop, task.rolled_back, task)
+    except KeyboardInterrupt as stop:  # raised by the task itself
+        return _terminated(TaskTerminated(2), task.rolled_back, task, stop)
+    except SystemExit as stop:
+        # sys.exit() in a task is not how it ends: 0 would tell Airflow it succeeded after a
+        # rollback, and other codes mean skip or fail by the BashOperator's reading.
+        message = (
+            f"{name} called sys.exit({stop.code!r}); a task ends by returning from run(), "
+            "or fails by raising an exception"
         )
-        telemetry.fail(span, exception)
-        result = TaskResult(
-            "failed", message, _json_or_empty(task.outputs), _json_or_empty(task.metrics)
-        )
-        error = EventError(
-            type=type(exception).__name__,
-            message=str(exception),
-            traceback_tail=traceback_tail(exception),
-        )
-        final = StatusEvent(kind=EventKind.TASK_FAILED, source="task", error=error, **about)
-        code = EXIT_FAILED
-    else:
-        logger.info("Task {} succeeded", context.task_id)
-        result = TaskResult("success", "", task.outputs, task.metrics)
-        final = StatusEvent(
+        return _failed(stop, task, message)
+    except Exception as error:
+        return _failed(error, task)
+    logger.info("Task {} succeeded", context.task_id)
+    return Outcome("success", EXIT_SUCCESS, "", None, task.outputs, task.metrics)
+
+
+def _failed(error: BaseException, task: TaskBase | None, message: str | None = None) -> Outcome:
+    message = message or f"{type(error).__name__}: {error}"
+    if task is not None and task.rollback_error is not None:
+        failure = task.rollback_error
+        message += f" (rollback() also failed: {type(failure).__name__}: {failure})"
+    done = _what_was_undone(task)
+    logger.opt(exception=error).error("Task failed{}: {}", done, message)
+    return Outcome(
+        "failed",
+        EXIT_FAILED,
+        message,
+        error,
+        _json_or_empty(task.outputs if task else {}),
+        _json_or_empty(task.metrics if task else {}),
+    )
+
+
+def _terminated(
+    stop: TaskTerminated,
+    rolled_back: bool,
+    task: TaskBase | None,
+    error: BaseException | None = None,
+) -> Outcome:
+    message = str(stop)
+    logger.error("Task {}{}", message, _what_was_undone(task))
+    code = EXIT_INTERRUPTED if stop.exit_code == EXIT_INTERRUPTED else EXIT_TERMINATED
+    return Outcome(
+        "terminated",
+        code,
+        message,
+        error or stop,
+        _json_or_empty(task.outputs if task else {}),
+        _json_or_empty(task.metrics if task else {}),
+    )
+
+
+def _what_was_undone(task: TaskBase | None) -> str:
+    if task is None:
+        return " before the task started; nothing to roll back"
+    if task.rolled_back:
+        return "; rolled back" + (" (rollback() failed too)" if task.rollback_error else "")
+    return "; nothing was rolled back"
+
+
+def _write(channel: ResultChannel, outcome: Outcome) -> Outcome:
+    """Write the result; a result that cannot be written turns the run into a failure."""
+    try:
+        channel.write(outcome.result)
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        message = f"the result could not be written to {channel.destination}: {reason}"
+        logger.error("Task {}; exit code {}", message, EXIT_FAILED)
+        code = outcome.code if outcome.code != EXIT_SUCCESS else EXIT_FAILED
+        return Outcome("failed", code, message, error)
+    return outcome
+
+
+def _final_event(outcome: Outcome, about: Mapping[str, Any]) -> StatusEvent:
+    if outcome.status == "success":
+        return StatusEvent(
             kind=EventKind.TASK_SUCCEEDED,
             source="task",
-            outputs=dict(result.outputs),
-            metrics=dict(result.metrics),
+            outputs=dict(outcome.outputs),
+            metrics=dict(outcome.metrics),
             **about,
         )
-        code = EXIT_SUCCESS
-    write_result(result, result_path)
-    events.emit(final)
-    return code, result
+    error = outcome.error
+    kind = "Terminated" if outcome.status == "terminated" else type(error).__name__
+    return StatusEvent(
+        kind=EventKind.TASK_FAILED,
+        source="task",
+        error=EventError(
+            type=kind,
+            # The type is a field of its own; the message says the rest.
+            message=outcome.message.removeprefix(f"{kind}: "),
+            traceback_tail=traceback_tail(error) if outcome.status == "failed" and error else None,
+        ),
+        **about,
+    )
 
 
 def _log_identity(context: RunContext) -> dict[str, Any]:
@@ -197,23 +321,18 @@ def _log_identity(context: RunContext) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    def handle(signum: int, frame: FrameType | None) -> None:
-        # One termination is enough: a second SIGTERM must not interrupt the rollback.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise TaskTerminated()
-
-    previous = signal.signal(signal.SIGTERM, handle)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _json_or_empty(value: object) -> Mapping[str, Any]:
     try:
         check_json(value, "value")
-    except TypeError:
+    except Exception:
         return {}
     return value  # type: ignore[return-value]
+
+
+def complete_context(context: RunContext, parameters: str, inputs: str) -> RunContext:
+    """The context with the run's parameters and upstream outputs parsed from the command."""
+    return replace(
+        context,
+        parameters=parse_object(parameters, "--parameters"),
+        inputs=upstream_outputs(parse_object(inputs, "--inputs")),
+    )

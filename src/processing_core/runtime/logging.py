@@ -2,7 +2,9 @@
 
 Libraries' standard `logging` (pika, Airflow, Spark's py4j) is routed into loguru, so every
 line has the same fields and format. `json` writes one object per line for cluster log
-collection. Secret values known to the run are masked in every line.
+collection. Secret values known to the run are masked in every line and traceback
+(`processing_core.masking`); loguru's `diagnose` (variable values in tracebacks) stays off,
+since those values are what no log may show.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
+
+from processing_core.masking import MaskingStream, mask
 
 if TYPE_CHECKING:
     from loguru import Message, Record
@@ -25,34 +28,6 @@ _HUMAN = (
     "{extra[workflow]} {extra[version]} {extra[run_id]} {extra[task_id]}#{extra[try_number]} "
     "<dim>{extra[trace_id]}:{extra[span_id]}</dim> | <level>{message}</level>"
 )
-MASK = "********"
-# Values shorter than this are not masked: they would blank out ordinary words.
-_MIN_SECRET_LENGTH = 4
-
-
-class _Masker:
-    def __init__(self) -> None:
-        self.secrets: list[str] = []
-
-    def add(self, values: Iterable[str | None]) -> None:
-        for value in values:
-            if value and len(value) >= _MIN_SECRET_LENGTH and value not in self.secrets:
-                self.secrets.append(value)
-        # Longest first, so a secret containing another is masked whole.
-        self.secrets.sort(key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
-        return text
-
-
-_masker = _Masker()
-
-
-def mask_secrets(values: Iterable[str | None]) -> None:
-    """Never write these values: every later log line shows them as ********."""
-    _masker.add(values)
 
 
 def configure_logging(
@@ -72,9 +47,24 @@ def configure_logging(
         patcher=_patch,
     )
     if log_format == "json":
-        logger.add(_json_sink(stream), level=level, format="{message}", colorize=False)
+        logger.add(
+            _json_sink(stream),
+            level=level,
+            format="{message}",
+            colorize=False,
+            backtrace=False,
+            diagnose=False,
+        )
     else:
-        logger.add(stream, level=level, format=_HUMAN, colorize=None)
+        # Through the masker: loguru appends the formatted traceback to the line it writes.
+        logger.add(
+            MaskingStream(stream),
+            level=level,
+            format=_HUMAN,
+            colorize=stream.isatty(),
+            backtrace=False,
+            diagnose=False,
+        )
     if route_standard_logging:
         logging.basicConfig(handlers=[_InterceptHandler()], level=0, force=True)
         # pika narrates every connection at INFO; its warnings and errors are what matter.
@@ -85,8 +75,7 @@ def _patch(record: Record) -> None:
     trace_id, span_id = _current_trace_ids()
     if trace_id:
         record["extra"]["trace_id"], record["extra"]["span_id"] = trace_id, span_id
-    if _masker.secrets:
-        record["message"] = _masker(record["message"])
+    record["message"] = mask(record["message"])
 
 
 def _current_trace_ids() -> tuple[str | None, str | None]:
@@ -111,10 +100,10 @@ def _json_sink(stream: TextIO) -> Any:
             import traceback
 
             error = record["exception"]
-            document["exception"] = _masker(
+            document["exception"] = mask(
                 "".join(traceback.format_exception(error.type, error.value, error.traceback))
             )
-        stream.write(json.dumps(document, default=str) + "\n")
+        stream.write(mask(json.dumps(document, default=str)) + "\n")
         stream.flush()
 
     return write

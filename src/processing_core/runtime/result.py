@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from processing_core.errors import ProcessingCoreError
+from processing_core.fileops import atomic_write
+from processing_core.masking import mask_data
+
 Status = Literal["success", "failed", "terminated"]
 # Results travel through XCom and, for downstream tasks, through command-line arguments
 # (Linux caps one argument at 128 KiB); data belongs in storage, its location in outputs.
 MAX_RESULT_BYTES = 64 * 1024
+# A failure's message is for people; its whole traceback is in the log.
+MAX_MESSAGE_CHARACTERS = 4000
+
+
+class ResultPathError(ProcessingCoreError):
+    """--result-path (or RESULT_PATH) names a place no result can be written."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +35,11 @@ class TaskResult:
     metrics: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, allow_nan=False, separators=(",", ":"))
+        document = mask_data(asdict(self))
+        message = document["message"]
+        if len(message) > MAX_MESSAGE_CHARACTERS:
+            document["message"] = message[: MAX_MESSAGE_CHARACTERS - 20] + " ... (see the log)"
+        return json.dumps(document, sort_keys=True, allow_nan=False, separators=(",", ":"))
 
 
 def check_json(value: object, what: str) -> int:
@@ -34,6 +48,8 @@ def check_json(value: object, what: str) -> int:
         raise TypeError(f"{what} must be a dict, not {type(value).__name__}")
     try:
         return len(json.dumps(value, allow_nan=False).encode())
+    except RecursionError:
+        raise TypeError(f"{what} is nested too deeply (or contains itself)") from None
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"{what} must hold only JSON values (str, int, float, bool, None, list, dict): {error}"
@@ -50,21 +66,52 @@ def check_result(outputs: object, metrics: object, task_name: str) -> None:
         )
 
 
-def write_result(result: TaskResult, destination: str | None) -> None:
-    """Write the result to a file (atomically) or, for `-`, as the last line of stdout."""
-    if destination is None:
-        return
-    text = result.to_json()
-    if destination == "-":
-        # On a line of its own even if the task printed without a final newline: the
-        # BashOperator pushes the last line to XCom.
-        sys.stdout.write("\n" + text + "\n")
-        sys.stdout.flush()
-        return
-    path = Path(destination)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename: a reader (the XCom sidecar) never sees half a document.
-    descriptor, staging = tempfile.mkstemp(prefix=".result-", dir=path.parent)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(staging, path)
+class ResultChannel:
+    """Where a run's result goes: a file (written atomically), standard output, or nowhere.
+
+    For standard output (`-`) the channel keeps its own copy of descriptor 1, taken before
+    the task runs, so a task that closes or replaces `sys.stdout` cannot take the result's
+    way out. Checked at once: a path no result can reach fails the run before the task.
+    """
+
+    def __init__(self, destination: str | None) -> None:
+        self.destination = destination
+        self.path: Path | None = None
+        self._descriptor: int | None = None
+        if destination == "-":
+            self._descriptor = os.dup(sys.stdout.fileno())
+        elif destination is not None:
+            self.path = Path(destination)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise ResultPathError(
+                    f"--result-path {destination}: its folder cannot be created "
+                    f"({error.strerror}: {error.filename}); pass a path in a writable folder"
+                ) from None
+            if self.path.is_dir():
+                raise ResultPathError(f"--result-path {destination} is a folder; pass a file path")
+
+    @property
+    def on_stdout(self) -> bool:
+        return self._descriptor is not None
+
+    def write(self, result: TaskResult) -> None:
+        """Write the result; OSError if it cannot (nothing half-written is left)."""
+        text = result.to_json()
+        if self.path is not None:
+            atomic_write(self.path, text.encode())
+        elif self._descriptor is not None:
+            # Whatever the task printed goes first, and the result is a line of its own even
+            # after an unterminated print: the BashOperator pushes the last line.
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+            data = ("\n" + text + "\n").encode()
+            while data:
+                data = data[os.write(self._descriptor, data) :]
+
+    def close(self) -> None:
+        if self._descriptor is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._descriptor)
+            self._descriptor = None

@@ -18,6 +18,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from processing_core._meta import library_version
+from processing_core.masking import mask
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
@@ -85,13 +86,35 @@ class Telemetry:
     @contextmanager
     def span(self, name: str) -> Iterator[Span]:
         """A child of the current span; an exception is recorded and sets the error status."""
-        with self.tracer.start_as_current_span(name) as span:
-            yield span
+        with self.tracer.start_as_current_span(
+            name, record_exception=False, set_status_on_exception=False
+        ) as span:
+            try:
+                yield span
+            except BaseException as error:
+                self.fail(span, error)
+                raise
 
     @staticmethod
-    def fail(span: Span, error: BaseException) -> None:
-        span.record_exception(error)
-        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+    def fail(span: Span, error: BaseException, message: str | None = None) -> None:
+        """Mark the span failed, recording the exception with every secret masked.
+
+        (OpenTelemetry's own `record_exception` would copy the message and traceback as
+        they are.)
+        """
+        import traceback
+
+        description = mask(message or f"{type(error).__name__}: {error}")
+        span.add_event(
+            "exception",
+            {
+                "exception.type": type(error).__qualname__,
+                "exception.message": mask(str(error)),
+                "exception.stacktrace": mask("".join(traceback.format_exception(error))),
+                "exception.escaped": True,
+            },
+        )
+        span.set_status(Status(StatusCode.ERROR, description))
 
     def record_task(self, failed: bool) -> None:
         """Count the task and its duration, with workflow, version and task as attributes."""
