@@ -6,6 +6,7 @@ import os
 import select
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -88,8 +89,30 @@ def closing(conn: pika.BlockingConnection) -> Iterator[pika.BlockingConnection]:
             conn.close()
 
 
+class StallingBroker:
+    """Takes TCP connections on loopback and never answers: a broker that hangs."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.accepted.append(self.server.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.server.close()
+        for sock in self.accepted:
+            sock.close()
+
+
 class BreakableProxy:
-    """A TCP proxy on loopback in front of RabbitMQ whose connections the test can cut."""
+    """A TCP proxy on loopback in front of RabbitMQ whose connections the test can cut or stall."""
 
     def __init__(self) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
@@ -97,6 +120,8 @@ class BreakableProxy:
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self.cuts = 0
+        # Set: nothing more is forwarded either way, the connections stay open.
+        self.stalled = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -110,11 +135,13 @@ class BreakableProxy:
                 self._sockets += [client, upstream]
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
 
-    @staticmethod
-    def _pump(a: socket.socket, b: socket.socket) -> None:
+    def _pump(self, a: socket.socket, b: socket.socket) -> None:
         try:
             while True:
-                ready, _, _ = select.select([a, b], [], [], 1.0)
+                if self.stalled.is_set():
+                    time.sleep(0.05)
+                    continue
+                ready, _, _ = select.select([a, b], [], [], 0.1)
                 for source in ready:
                     data = source.recv(65536)
                     if not data:

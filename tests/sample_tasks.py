@@ -258,3 +258,11 @@ class WritesBigResult(Echo):
     def run(self) -> None:
         super().run()
         self.outputs["padding"] = "x" * 4000
+
+
+class Napping(MarkerTask):
+    """Marks `run`, then naps a second: time for a test to break the broker meanwhile."""
+
+    def run(self) -> None:
+        super().run()
+        time.sleep(1)

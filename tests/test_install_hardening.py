@@ -1,0 +1,291 @@
+"""Installing and verifying hostile or broken bundles: nothing is ever written outside the
+DAGs folder, only listed files are installed, and `verify` refuses what `install` refuses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import VENV_BIN, run_cli, subprocess_env
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from processing_core.release import install as install_module
+from processing_core.release.archive import BundleError, BundleLimits, extract_bundle
+from processing_core.release.install import InstallError, install_bundle, installed_versions
+
+
+@pytest.fixture(scope="module")
+def sound(tmp_path_factory) -> dict[str, bytes]:
+    """The entries of a real bundle of the example, made once."""
+    out = tmp_path_factory.mktemp("bundle")
+    completed = run_cli("bundle", "workflows", "--version", "2.0.0", "--out", str(out))
+    assert completed.returncode == 0, completed.stderr
+    with zipfile.ZipFile(out / "workflows-dags-2.0.0.zip") as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def make_archive(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path
+
+
+def with_manifest(entries: dict[str, bytes], change) -> dict[str, bytes]:
+    manifest = json.loads(entries["manifest.json"])
+    change(manifest)
+    return {**entries, "manifest.json": json.dumps(manifest).encode()}
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    return {
+        str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def both_refuse(archive: Path, dags: Path, message: str) -> None:
+    installed = run_cli("install", str(archive), "--dags-folder", str(dags))
+    verified = run_cli("verify", str(archive))
+    for completed in (installed, verified):
+        assert completed.returncode == 1, completed.stdout
+        assert message in completed.stderr, completed.stderr
+        assert "Traceback" not in completed.stderr
+
+
+def test_a_distribution_name_that_climbs_out_is_refused_and_nothing_outside_changes(
+    tmp_path, sound
+):
+    precious = tmp_path / "x" / "precious"
+    precious.mkdir(parents=True)
+    (precious / "keep.txt").write_text("mine")
+    dags = tmp_path / "airflow" / "dags"
+    dags.mkdir(parents=True)
+    before = snapshot(tmp_path)
+    hostile = with_manifest(
+        sound, lambda m: m["distribution"].update(name="/../../x/precious", version="1.0.0")
+    )
+    archive = make_archive(tmp_path / "hostile.zip", hostile)
+    both_refuse(archive, dags, "is not a distribution name")
+    after = snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if k != "hostile.zip"} == before | {
+        "airflow/dags/.processing-core.lock": b""
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m["distribution"].update(version="../../1"), "is not a PEP 440 version"),
+        (
+            lambda m: m["workflows"][0].update(file="../../etc/hostname"),
+            "must be the DAG's own file",
+        ),
+        (lambda m: m["workflows"][0].update(dag_id="../x"), "is not a dag_id"),
+        (lambda m: m["workflows"][0].update(sha256="zz"), "String should match pattern"),
+        (lambda m: m.update(workflows=[]), "at least 1 item"),
+        (lambda m: m.update(extra="field"), "Extra inputs are not permitted"),
+        (lambda m: m.update(manifest_version=2), "not a processing-core manifest of version 1"),
+    ],
+)
+def test_malformed_manifests_are_refused_by_install_and_verify_alike(
+    tmp_path, sound, change, message
+):
+    archive = make_archive(tmp_path / "bad.zip", with_manifest(sound, change))
+    both_refuse(archive, tmp_path / "dags", message)
+    assert installed_versions(tmp_path / "dags") == []
+
+
+def test_files_the_manifest_does_not_list_are_refused_and_never_executed(tmp_path, sound):
+    marker = tmp_path / "executed"
+    evil = f"open({str(marker)!r}, 'w').write('ran')\n".encode()
+    archive = make_archive(tmp_path / "extra.zip", {**sound, "evil.py": evil})
+    both_refuse(archive, tmp_path / "dags", "'evil.py': in the archive but not in the manifest")
+    assert not marker.exists()  # verify parsed nothing of an archive that failed a static check
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path, sound):
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for name, data in sound.items():
+            target.writestr(name, data)
+        with target.open("bomb.bin", "w", force_zip64=True) as member:
+            chunk = bytes(1 << 20)
+            for _ in range(1024):  # 1 GiB of zeros, about 1 MB compressed
+                member.write(chunk)
+    assert archive.stat().st_size < 3 << 20
+    started = time.monotonic()
+    both_refuse(archive, tmp_path / "dags", "unpacks to 1073741824 bytes; the limit is")
+    assert time.monotonic() - started < 120  # refused from the headers, not by unpacking
+
+
+def test_size_limits_are_settable_and_apply_to_dag_files(tmp_path, sound):
+    archive = make_archive(tmp_path / "sound.zip", sound)
+    completed = run_cli("install", str(archive), "--dags-folder", str(tmp_path / "dags"),
+                        BUNDLE_MAX_FILE_BYTES="100")  # fmt: skip
+    assert completed.returncode == 1 and "BUNDLE_MAX_FILE_BYTES" in completed.stderr
+
+
+def test_versions_and_prune_explain_a_missing_folder_and_a_corrupt_manifest(tmp_path, sound):
+    missing = run_cli("versions", "--dags-folder", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+    dags = tmp_path / "dags"
+    install_bundle(make_archive(tmp_path / "sound.zip", sound), dags)
+    broken = dags / "hand-made-1.0"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{not json")
+    listed = run_cli("versions", "--dags-folder", str(dags))
+    assert listed.returncode == 1 and "workflows 2.0.0" in listed.stdout
+    assert "hand-made-1.0: manifest.json is not JSON" in listed.stderr
+    pruned = run_cli("prune", "--dags-folder", str(dags), "--keep", "1")
+    assert pruned.returncode == 1 and "left untouched" in pruned.stderr
+    assert broken.is_dir()
+    for completed in (missing, listed, pruned):
+        assert "Traceback" not in completed.stderr
+
+
+def test_stale_staging_from_a_killed_install_is_cleared_by_the_next_one(tmp_path, sound):
+    dags = tmp_path / "dags"
+    archive = make_archive(tmp_path / "sound.zip", sound)
+    install_bundle(archive, dags)
+    # What SIGKILL in the middle of install or prune leaves beside the DAGs folder.
+    for prefix in (install_module._staging_prefix(dags), install_module._trash_prefix(dags)):
+        leftover = tmp_path / f"{prefix}abc123"
+        leftover.mkdir()
+        (leftover / "l0_to_l1_vbi_2.0.0.py").write_text("# half a version")
+    completed = run_cli("install", str(archive), "--dags-folder", str(dags))
+    assert completed.returncode == 0, completed.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dags", "sound.zip"]
+
+
+def test_concurrent_installs_and_prunes_take_turns(tmp_path, sound):
+    dags = tmp_path / "dags"
+    archives = []
+    for version in ("1.0.0", "1.1.0", "1.2.0", "1.3.0"):
+        entries = with_manifest(sound, lambda m, v=version: m["distribution"].update(version=v))
+        archives.append(make_archive(tmp_path / f"{version}.zip", entries))
+    install_bundle(archives[0], dags)
+    commands = [["install", str(a), "--dags-folder", str(dags)] for a in archives * 2]
+    commands += [["prune", "--dags-folder", str(dags), "--keep", "2"]] * 6
+    processes = [
+        subprocess.Popen([str(VENV_BIN / "processing-core"), *c], env=subprocess_env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in commands
+    ]  # fmt: skip
+    outcomes = [(p.wait(timeout=300), p.stderr.read()) for p in processes]
+    assert [code for code, _ in outcomes] == [0] * len(commands), [e for c, e in outcomes if c]
+    final = run_cli("prune", "--dags-folder", str(dags), "--keep", "2")
+    assert final.returncode == 0
+    assert [v.version for v in installed_versions(dags)] == ["1.3.0", "1.2.0"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+POLL = """
+import os, sys, time
+path, seconds = sys.argv[1], float(sys.argv[2])
+seen = missing = 0
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    seen += 1
+    missing += not os.path.exists(path)
+print(seen, missing)
+"""
+
+
+@pytest.mark.parametrize("swap", ["renameat2", "file-by-file"])
+def test_a_reinstall_never_shows_a_missing_dag_file(tmp_path, sound, monkeypatch, swap):
+    if swap == "file-by-file":
+
+        def unsupported(a, b):
+            raise OSError(22, "Invalid argument")
+
+        monkeypatch.setattr(install_module, "_renameat2_exchange", unsupported)
+    dags = tmp_path / "dags"
+    first = make_archive(tmp_path / "a.zip", sound)
+    second = make_archive(
+        tmp_path / "b.zip",
+        with_manifest(sound, lambda m: m["image"].update(reference="registry.example.org/x:2")),
+    )
+    install_bundle(first, dags)
+    watched = dags / "workflows-2.0.0" / "l0_to_l1_vbi_2.0.0.py"
+    poller = subprocess.Popen([sys.executable, "-c", POLL, str(watched), "3"],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    swaps = 0
+    while poller.poll() is None:
+        install_bundle(second if swaps % 2 else first, dags)
+        swaps += 1
+    seen, missing = map(int, poller.stdout.read().split())
+    assert swaps > 10 and seen > 1000
+    assert missing == 0
+    assert [v.version for v in installed_versions(dags)] == ["2.0.0"]
+
+
+# -- fuzz: whatever the manifest and the member names, nothing lands outside the folder --------
+NAMES = st.one_of(
+    st.sampled_from(["..", ".", "/", "/etc/x", "../x", "a/../../b", "x\x00y", "a\nb", "ok", "ok.py",
+                     "l0_to_l1_vbi_2.0.0.py", "manifest.json", "{{ x }}", "-", "a" * 300]),
+    st.text(min_size=0, max_size=40),
+)  # fmt: skip
+VALUES = st.one_of(NAMES, st.integers(), st.none(), st.lists(NAMES, max_size=3))
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    distribution=st.fixed_dictionaries({"name": NAMES, "version": NAMES}),
+    workflow=st.fixed_dictionaries(
+        {"name": VALUES, "version": VALUES, "dag_id": NAMES, "file": NAMES,
+         "sha256": st.sampled_from(["0" * 64, "zz"]), "task_ids": st.lists(NAMES, max_size=2)}
+    ),
+    members=st.lists(NAMES, max_size=3),
+)  # fmt: skip
+def test_fuzzed_manifests_never_write_outside_the_dags_folder(
+    tmp_path_factory, distribution, workflow, members
+):
+    root = tmp_path_factory.mktemp("fuzz")
+    dags = root / "airflow" / "dags"
+    manifest = {"manifest_version": 1, "distribution": distribution, "workflows": [workflow]}
+    if isinstance(workflow["file"], str) and workflow["file"]:
+        data = b"# a DAG file\n"
+        workflow["sha256"] = hashlib.sha256(data).hexdigest()
+        members = [*members, workflow["file"]]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("manifest.json", json.dumps(manifest))
+        for name in members:
+            if name:
+                archive.writestr(name, b"# a DAG file\n")
+    archive_path = root / "fuzz.zip"
+    archive_path.write_bytes(buffer.getvalue())
+    try:
+        installed = install_bundle(archive_path, dags)
+    except (BundleError, InstallError):
+        installed = None
+    outside = [
+        p for p in root.rglob("*") if p != archive_path and dags not in (p, *p.parents)
+        and p not in (root / "airflow",)
+    ]  # fmt: skip
+    assert outside == []
+    verify_folder = root / "verify"
+    verify_folder.mkdir()
+    try:
+        extract_bundle(archive_path, verify_folder, BundleLimits())
+        verified = True
+    except BundleError:
+        verified = False
+    assert verified == (installed is not None)  # verify refuses exactly what install refuses
+    if installed is not None:
+        assert installed.folder.parent == dags
+        assert sorted(p.name for p in installed.folder.iterdir()) == sorted(
+            ["manifest.json", workflow["file"]]
+        )
