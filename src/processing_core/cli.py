@@ -263,6 +263,8 @@ def bundle(
     from processing_core.nodes.dag import ExportOptions
     from processing_core.release.bundle import build_manifest, distribution_of, write_bundle
 
+    if out.exists() and not out.is_dir():
+        raise _fail(f"--out {out} is a file; pass a folder to write the archive into")
     if image_digest is not None and not re.fullmatch(r"sha256:[0-9a-f]{64}", image_digest):
         typer.secho(
             f"Error: --image-digest {image_digest!r} is not of the form sha256:<64 hex digits>",
