@@ -124,3 +124,33 @@ def test_a_failing_task_fails_the_run_and_its_events_arrive(airflow_home, tmp_pa
         assert event["workflow_name"] == "l0_to_quicklook_vbi"
         assert event["workflow_version"] == EXAMPLE_VERSION
         assert event["dag_id"] == QUICKLOOK_DAG
+
+
+def test_sys_exit_never_passes_for_success_and_late_output_never_becomes_xcom(
+    airflow_home, tmp_path
+):
+    dags = tmp_path / "dags"
+    completed = subprocess.run(
+        [str(VENV_BIN / "processing-core"), "export", "hostile_exits", "--out", str(dags),
+         "--target", "local"],
+        env=airflow_home, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    env = {**airflow_home, "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
+    dag_id = "raw_to_checked_exits_1.0.0"
+    dags_test(env, dag_id, {"markers": str(tmp_path / "markers")})
+    states = task_states(env, dag_id)
+    assert states == {
+        "exits_zero": "failed",  # rolled back after sys.exit(0): never a success
+        "after_exit_zero": "upstream_failed",
+        "exits_99": "failed",  # not "skipped" (the BashOperator's reading of 99)
+        "after_exit_99": "upstream_failed",
+        "noisy": "success",
+        "after_noisy": "success",
+    }, states
+    results = xcom_results(env, dag_id)
+    # The noisy task printed after its result (atexit, a thread): its XCom is still the result.
+    assert results["noisy"]["status"] == "success"
+    assert results["after_noisy"]["outputs"]["inputs"]["noisy"]["identity"][0] == (
+        "raw_to_checked_exits"
+    )
