@@ -86,3 +86,24 @@ def option(arguments: list[str], name: str) -> str:
     """The value of `--name=value` among an entrypoint's arguments."""
     (value,) = [a.split("=", 1)[1] for a in arguments if a.startswith(f"--{name}=")]
     return value
+
+
+@pytest.fixture
+def bus():
+    """A private exchange and queue on the real RabbitMQ at 127.0.0.1:5672, removed afterwards."""
+    from rabbitmq import Bus, require_rabbitmq
+
+    require_rabbitmq()
+    bus = Bus()
+    yield bus
+    bus.delete()
+
+
+@pytest.fixture
+def receiver():
+    """A real OTLP/HTTP receiver on loopback."""
+    from otlp import Receiver
+
+    receiver = Receiver()
+    yield receiver
+    receiver.close()

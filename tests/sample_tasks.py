@@ -173,6 +173,8 @@ class Interrupted(MarkerTask):
 
 
 class BrokenInit(TaskBase):
+    secrets = {"DB_PASSWORD": SecretRef(secret="db-credentials", key="password")}
+
     def __init__(self, context) -> None:
         raise RuntimeError(f"cannot start with {os.environ.get('DB_PASSWORD')}")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from conftest import run_cli, subprocess_env
-from rabbitmq import BreakableProxy, Bus, require_rabbitmq
+from rabbitmq import BreakableProxy, Bus
 
 from processing_core.config import load_settings
 from processing_core.errors import SettingsError
@@ -24,14 +24,6 @@ IDENTITY = [
     "--workflow-name=l0_to_l1_vbi", "--workflow-version=2.1.0", "--dag-id=l0_to_l1_vbi_2.1.0",
     "--task-id=the_task", "--run-id=manual__2026-11-21", "--try-number=2",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def bus():
-    require_rabbitmq()
-    bus = Bus()
-    yield bus
-    bus.delete()
 
 
 @pytest.fixture(scope="module")

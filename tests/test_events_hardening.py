@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 import pika
-import pytest
 from conftest import VENV_BIN, run_cli, subprocess_env
-from rabbitmq import BreakableProxy, Bus, StallingBroker, closing, connection, require_rabbitmq
+from rabbitmq import BreakableProxy, StallingBroker, closing, connection
 
 from processing_core.events.model import StatusEvent
 from processing_core.events.outbox import Outbox
@@ -27,14 +26,6 @@ NO_DAC_OVERRIDE = (
     else []
 )
 IDENTITY = ["--workflow-name=l0_to_l1_vbi", "--workflow-version=3.0.0", "--task-id=the_task"]
-
-
-@pytest.fixture
-def bus():
-    require_rabbitmq()
-    bus = Bus()
-    yield bus
-    bus.delete()
 
 
 def task_command(task: str, tmp_path: Path) -> list[str]:

@@ -15,18 +15,10 @@ from pathlib import Path
 
 import pytest
 from conftest import VENV_BIN, subprocess_env
-from rabbitmq import Bus, require_rabbitmq
+from rabbitmq import Bus
 
 IDENTITY = ["--workflow-name=l0_to_l1_vbi", "--workflow-version=3.0.0", "--task-id=the_task",
             "--run-id=manual__1", "--try-number=1"]  # fmt: skip
-
-
-@pytest.fixture
-def bus():
-    require_rabbitmq()
-    bus = Bus()
-    yield bus
-    bus.delete()
 
 
 def command(task: str, tmp_path: Path, *extra: str, result: str | None = None) -> list[str]:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from conftest import VENV_BIN, run_cli, subprocess_env
-from otlp import Receiver
 from rabbitmq import Bus, require_rabbitmq
 
 DB_CANARY = "canary-db-7f3a9c"
@@ -24,21 +23,6 @@ IDENTITY = ["--workflow-name=l0_to_l1_vbi", "--workflow-version=3.0.0", "--task-
             "--run-id=manual__1"]  # fmt: skip
 
 
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
-
-
-@pytest.fixture
-def bus():
-    require_rabbitmq()
-    bus = Bus()
-    yield bus
-    bus.delete()
-
-
 def assert_clean(*texts: str) -> None:
     for text in texts:
         for canary in CANARIES:
@@ -47,9 +31,11 @@ def assert_clean(*texts: str) -> None:
             )
 
 
-def leaky_run(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def leaky_run(
+    tmp_path: Path, env: dict[str, str], task: str = "sample_tasks:LeaksSecrets"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(VENV_BIN / "processing-core"), "run-task", "sample_tasks:LeaksSecrets", *IDENTITY,
+        [str(VENV_BIN / "processing-core"), "run-task", task, *IDENTITY,
          f"--result-path={tmp_path / 'result.json'}"],
         env=subprocess_env(DB_PASSWORD=DB_CANARY, ARTIFACTORY_TOKEN=TOKEN_CANARY,
                            EVENTS_OUTBOX=str(tmp_path / "outbox"), **env),
@@ -76,6 +62,16 @@ def test_no_secret_leaves_a_run_through_any_exit(tmp_path, receiver, bus, loggin
     assert "stdout: ********" in completed.stdout
     assert "library log: ********" in completed.stderr  # standard logging, routed or not
     assert_clean(completed.stdout, completed.stderr, result, *events, *map(str, spans))
+
+
+def test_a_secret_in_a_failing_init_never_shows(tmp_path, bus):
+    completed = leaky_run(tmp_path, {**bus.env(), "LOG_FORMAT": "human"}, "sample_tasks:BrokenInit")
+    assert completed.returncode == 1
+    result = (tmp_path / "result.json").read_text()
+    assert "cannot start with ********" in result
+    events = [body.decode() for _, _, body in bus.messages(2, timeout=5)]
+    assert len(events) == 2
+    assert_clean(completed.stdout, completed.stderr, result, *events)
 
 
 def test_no_secret_reaches_the_outbox_when_the_broker_refuses_the_password(tmp_path):

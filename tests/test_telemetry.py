@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from conftest import EXAMPLE_VERSION, load_dagbag, run_cli, subprocess_env
 from otlp import Receiver, attributes
 
@@ -19,13 +18,6 @@ IDENTITY = [
 ]  # fmt: skip
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
 
 
 def run_task(task: str, task_id: str, receiver: Receiver, *args: str, **env: str):
