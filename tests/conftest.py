@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,23 @@ def local_dags(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dags-local")
     export_example(out, "local")
     return out
+
+
+def as_ordinary_user() -> list[str]:
+    """A command prefix under which file modes bind the process as they bind any user.
+
+    Root reads and writes every file; `setpriv` drops the capabilities that let it (the
+    kernel then checks modes as for anyone). Fails under CI=true, skips otherwise, when
+    neither applies.
+    """
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv"):
+        return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    message = "running as root without setpriv (util-linux): file modes cannot be tested"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def load_dagbag(folder: Path):

@@ -3,8 +3,10 @@ conventional exit code, and never a traceback (unless --debug asks for one)."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
-from conftest import TESTS_DIR, run_cli
+from conftest import REPO_ROOT, TESTS_DIR, VENV_BIN, as_ordinary_user, run_cli, subprocess_env
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +88,16 @@ def test_debug_shows_the_traceback_for_those_who_want_it(files):
     plain = run_cli("install", str(files / "not-a-zip.zip"), "--dags-folder", str(files / "d"),
                     PROCESSING_CORE_DEBUG="1")  # fmt: skip
     assert "Traceback" in plain.stderr and "not a readable zip" in plain.stderr
+
+
+def test_an_out_folder_that_cannot_be_written_is_named(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    completed = subprocess.run(
+        [*as_ordinary_user(), str(VENV_BIN / "processing-core"), "export", "workflows",
+         "--out", str(locked / "dags"), "--version", "1.0.0"],
+        env=subprocess_env(), capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert "Permission denied" in completed.stderr and str(locked) in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -5,26 +5,18 @@ doubled, true counts. Against the real RabbitMQ, through loopback proxies that s
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pika
-from conftest import VENV_BIN, run_cli, subprocess_env
+from conftest import VENV_BIN, as_ordinary_user, run_cli, subprocess_env
 from rabbitmq import BreakableProxy, StallingBroker, closing, connection
 
 from processing_core.events.model import StatusEvent
 from processing_core.events.outbox import Outbox
 
-# Root reads every file; dropping these capabilities makes file modes bind it like any user.
-NO_DAC_OVERRIDE = (
-    ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
-    if os.geteuid() == 0 and shutil.which("setpriv")
-    else []
-)
 IDENTITY = ["--workflow-name=l0_to_l1_vbi", "--workflow-version=3.0.0", "--task-id=the_task"]
 
 
@@ -125,9 +117,9 @@ def test_bad_outbox_entries_are_quarantined_and_never_block_the_rest(tmp_path, b
     private_path = folder / f"{private.event_id}.task.started.event"
     private_path.write_bytes(private.body())
     private_path.chmod(0o000)  # as a file of another user is to this one: unreadable
-    # Without the capabilities that let root read any file, as an ordinary user runs it.
+    # As an ordinary user runs it: the mode-000 entry is then unreadable.
     flushed = subprocess.run(
-        [*NO_DAC_OVERRIDE, str(VENV_BIN / "processing-core"), "events", "flush"],
+        [*as_ordinary_user(), str(VENV_BIN / "processing-core"), "events", "flush"],
         env=subprocess_env(**bus.env(EVENTS_OUTBOX=str(folder))),
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
