@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import signal
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -170,7 +171,7 @@ def run(
                     task_class, context = resolve()
                     outcome = _lifecycle(task_class, context, telemetry, termination)
             except TaskTerminated as stop:  # before the task's own code ran
-                outcome = _terminated(stop, rolled_back=False, task=None)
+                outcome = _terminated(stop, None)
             except TaskResolutionError as error:
                 logger.error("Task {} cannot run: {}", context.task_id, error)
                 outcome = Outcome("failed", EXIT_UNUSABLE_INPUT, str(error), error)
@@ -213,9 +214,9 @@ def _lifecycle(
             task()
             check_result(task.outputs, task.metrics, name)
     except TaskTerminated as stop:
-        return _terminated(stop, task.rolled_back, task)
+        return _terminated(stop, task)
     except KeyboardInterrupt as stop:  # raised by the task itself
-        return _terminated(TaskTerminated(2), task.rolled_back, task, stop)
+        return _terminated(TaskTerminated(signal.SIGINT), task, stop)
     except SystemExit as stop:
         # sys.exit() in a task is not how it ends: 0 would tell Airflow it succeeded after a
         # rollback, and other codes mean skip or fail by the BashOperator's reading.
@@ -248,10 +249,7 @@ def _failed(error: BaseException, task: TaskBase | None, message: str | None = N
 
 
 def _terminated(
-    stop: TaskTerminated,
-    rolled_back: bool,
-    task: TaskBase | None,
-    error: BaseException | None = None,
+    stop: TaskTerminated, task: TaskBase | None, error: BaseException | None = None
 ) -> Outcome:
     message = str(stop)
     logger.error("Task {}{}", message, _what_was_undone(task))
