@@ -167,6 +167,36 @@ def test_stale_staging_from_a_killed_install_is_cleared_by_the_next_one(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dags", "sound.zip"]
 
 
+def test_an_install_killed_with_sigkill_is_cleared_by_the_next(tmp_path, sound):
+    dags = tmp_path / "dags"
+    name = "l0_to_l1_vbi_2.0.0.py"
+    big = b"# padding\n" * (30 << 20)  # 300 MiB: unpacking takes a while
+    entries = with_manifest(
+        {**sound, name: big},
+        lambda m: [w.update(sha256=hashlib.sha256(big).hexdigest()) for w in m["workflows"]
+                   if w["file"] == name],
+    )  # fmt: skip
+    archive = make_archive(tmp_path / "big.zip", entries)
+    limits = {"BUNDLE_MAX_FILE_BYTES": str(1 << 30), "BUNDLE_MAX_TOTAL_BYTES": str(1 << 30)}
+    process = subprocess.Popen(
+        [str(VENV_BIN / "processing-core"), "install", str(archive), "--dags-folder", str(dags)],
+        env=subprocess_env(**limits), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    prefix = install_module._staging_prefix(dags)
+    deadline = time.monotonic() + 60
+    while not any((p / name).exists() for p in tmp_path.glob(f"{prefix}*")):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    process.kill()
+    process.wait(timeout=30)
+    assert list(tmp_path.glob(f"{prefix}*"))  # what SIGKILL leaves behind
+    assert not (dags / "workflows-2.0.0").exists()
+    completed = run_cli("install", str(make_archive(tmp_path / "sound.zip", sound)),
+                        "--dags-folder", str(dags))  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    assert list(tmp_path.glob(f"{prefix}*")) == []
+
+
 def test_concurrent_installs_and_prunes_take_turns(tmp_path, sound):
     dags = tmp_path / "dags"
     archives = []
