@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pika
 from conftest import VENV_BIN, as_ordinary_user, run_cli, subprocess_env
-from rabbitmq import BreakableProxy, StallingBroker, closing, connection
+from rabbitmq import BreakableProxy, Bus, StallingBroker, closing, connection
 
 from processing_core.events.model import StatusEvent
 from processing_core.events.outbox import Outbox
@@ -34,6 +34,23 @@ def event(kind: str = "task.started") -> StatusEvent:
     return StatusEvent(
         kind=kind, source="task", workflow_name="w", workflow_version="1", run_id="r"
     )
+
+
+def start_task(task: str, tmp_path: Path, bus: Bus, port: int, timeout: str) -> subprocess.Popen:
+    """`run-task` of `task` whose broker is at `port` on loopback, waiting `timeout` seconds."""
+    return subprocess.Popen(
+        task_command(task, tmp_path),
+        env=subprocess_env(**bus.env(ISB_PORT=str(port), ISB_TIMEOUT_SECONDS=timeout,
+                                     EVENTS_OUTBOX=str(tmp_path / "outbox"))),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def wait_until(condition, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
 
 
 def test_a_broker_that_never_answers_costs_a_run_one_timeout(tmp_path, bus):
@@ -60,16 +77,8 @@ def test_a_broker_that_never_answers_costs_a_run_one_timeout(tmp_path, bus):
 def test_a_broker_that_stalls_after_connecting_is_left_after_one_timeout(tmp_path, bus):
     proxy = BreakableProxy()
     try:
-        process = subprocess.Popen(
-            task_command("sample_tasks:Napping", tmp_path),
-            env=subprocess_env(**bus.env(ISB_PORT=str(proxy.port), ISB_TIMEOUT_SECONDS="1",
-                                         EVENTS_OUTBOX=str(tmp_path / "outbox"))),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "markers" / "run").exists():
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
+        process = start_task("sample_tasks:Napping", tmp_path, bus, proxy.port, "1")
+        wait_until((tmp_path / "markers" / "run").exists, process)
         proxy.stalled.set()  # task.started went through; task.succeeded's confirm never comes
         _, stderr = process.communicate(timeout=25)
     finally:
@@ -82,16 +91,8 @@ def test_a_broker_that_stalls_after_connecting_is_left_after_one_timeout(tmp_pat
 def test_sigterm_while_blocked_on_a_stalled_broker_keeps_the_result_and_the_events(tmp_path, bus):
     stalling = StallingBroker()
     try:
-        process = subprocess.Popen(
-            task_command("sample_tasks:MarkerTask", tmp_path),
-            env=subprocess_env(**bus.env(ISB_PORT=str(stalling.port), ISB_TIMEOUT_SECONDS="120",
-                                         EVENTS_OUTBOX=str(tmp_path / "outbox"))),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while not stalling.accepted:  # blocked on task.started
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
+        process = start_task("sample_tasks:MarkerTask", tmp_path, bus, stalling.port, "120")
+        wait_until(lambda: stalling.accepted, process)  # blocked on task.started
         time.sleep(0.5)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
@@ -165,10 +166,7 @@ def test_a_flush_cut_short_reports_what_it_really_delivered(tmp_path, bus):
             env=subprocess_env(**bus.env(ISB_PORT=str(proxy.port), EVENTS_OUTBOX=str(folder))),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while len(outbox) > 1900:  # some delivered
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_until(lambda: len(outbox) <= 1900, process)  # some delivered
         proxy.cut()
         out, err = process.communicate(timeout=60)
     finally:
