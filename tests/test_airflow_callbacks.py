@@ -90,3 +90,16 @@ def test_disabled_events_publish_nothing(monkeypatch, tmp_path):
     monkeypatch.setenv("EVENTS_OUTBOX", str(tmp_path))
     StatusCallback("task.failed", "w", "1")({"ti": TaskInstance()})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_callback_masks_the_workers_secrets_in_its_event(bus, monkeypatch, tmp_path):
+    canary = "canary-worker-isb-9d1e"
+    monkeypatch.setenv("ISB_PASSWORD", canary)  # the broker refuses it: the event is kept
+    monkeypatch.setenv("RETRY_CONFIG", '{"attempts": 1}')
+    StatusCallback("task.failed", "l0_to_l1_vbi", "1.0.0")(
+        {"ti": TaskInstance(), "exception": RuntimeError(f"login with {canary} refused")}
+    )
+    (kept,) = tmp_path.glob("*.event")
+    event = json.loads(kept.read_text())
+    assert event["error"]["message"] == "login with ******** refused"
+    assert canary not in kept.read_text()

@@ -52,6 +52,10 @@ class StatusCallback:
         settings = load_settings()
         if not settings.events_enabled:
             return
+        from processing_core.masking import register_secrets
+
+        # The worker's own secrets (ISB_PASSWORD, ...) stay out of the event's error text.
+        register_secrets(settings.secret_values())
         from processing_core.events.emit import EventEmitter
         from processing_core.events.model import EventError, EventKind, StatusEvent
 
