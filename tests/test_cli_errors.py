@@ -101,3 +101,9 @@ def test_an_out_folder_that_cannot_be_written_is_named(tmp_path):
     assert completed.returncode == 1
     assert "Permission denied" in completed.stderr and str(locked) in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_a_missing_package_is_not_located_in_the_library_itself():
+    completed = run_cli("validate", "no_such_package")
+    assert "No module named 'no_such_package'" in completed.stderr
+    assert "processing_core" not in completed.stderr  # no frame of ours named as the culprit

@@ -13,7 +13,7 @@ workflow = Workflow(
     output_data="checked",
     category="exits",
     version="1.0.0",
-    parameters=[Parameter("markers", type="string", default="/tmp/processing-core-markers")],
+    parameters=[Parameter("markers", type="string", required=True)],
 )
 workflow.add_node(ExitsZero, task_id="exits_zero")
 workflow.add_node(Echo, upstreams="exits_zero", task_id="after_exit_zero")

@@ -71,10 +71,11 @@ def _where(error: BaseException) -> str:
     """` (file, line N)` of the error in the author's code, or nothing when unknown."""
     if isinstance(error, SyntaxError) and error.filename:
         return f" ({error.filename}, line {error.lineno})"
+    ours = str(Path(__file__).resolve().parents[1])  # this library's frames name no culprit
     frames = [
         frame
         for frame in traceback.extract_tb(error.__traceback__)
-        if not frame.filename.startswith("<frozen") and "importlib" not in frame.filename
+        if not frame.filename.startswith(("<frozen", ours)) and "importlib" not in frame.filename
     ]
     return f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
 
