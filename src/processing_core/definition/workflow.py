@@ -230,8 +230,11 @@ class Workflow:
         settings: Settings | None = None,
     ) -> DAG:
         """Build this workflow's Airflow DAG in memory from the same data the DAG file renders."""
+        from processing_core.extras import require
         from processing_core.nodes.dag import ExportOptions, build_dag_spec
         from processing_core.render.in_memory import build_dag
+
+        require("airflow", "Workflow.to_dag()")
 
         options = ExportOptions.create(
             target=target, version=version, image=image, settings=settings

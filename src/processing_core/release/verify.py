@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from processing_core.extras import require
 from processing_core.release.archive import BundleError, BundleLimits, extract_bundle
 from processing_core.release.manifest import Manifest
 
@@ -24,6 +25,7 @@ def verify_bundle(path: Path, limits: BundleLimits | None = None) -> list[str]:
 
 
 def _airflow_problems(folder: Path, manifest: Manifest) -> list[str]:
+    require("airflow", "verify (loading the DAG files with Airflow's DagBag)")
     from airflow.dag_processing.dagbag import DagBag
 
     # safe_mode=False: parse every file, not only those that mention "airflow" and "dag".

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 def create_spark_session(app_name: str, spark_conf: Mapping[str, str]) -> SparkSession:
     """Under spark-submit (the SparkApplication's driver) join its configuration; otherwise
     start Spark in local mode, so the same task runs on a laptop and in CI."""
+    from processing_core.extras import require
+
+    require("pyspark", f"Spark task {app_name!r}")
     from pyspark.sql import SparkSession
 
     settings = load_settings()

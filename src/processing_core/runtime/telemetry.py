@@ -178,6 +178,9 @@ def _exporter(signal: str, settings: Settings) -> Any:
     insecure = getattr(settings, f"otel_exporter_otlp_{signal}_insecure")
     module, name = _EXPORTERS[signal]
     if settings.otel_exporter_otlp_protocol == "grpc":
+        from processing_core.extras import require
+
+        require("opentelemetry.exporter.otlp.proto.grpc", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc")
         exporter = getattr(import_module(f"opentelemetry.exporter.otlp.proto.grpc.{module}"), name)
         return exporter(endpoint=endpoint, insecure=insecure)
     exporter = getattr(import_module(f"opentelemetry.exporter.otlp.proto.http.{module}"), name)
