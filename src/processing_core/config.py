@@ -198,6 +198,13 @@ class Settings(BaseSettings):
     otel_service_name: str = Field(
         default="processing-core", description="service.name of traces and metrics."
     )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="OTLP endpoint of both signals (what the OpenTelemetry Operator injects), "
+        "e.g. `http://collector:4318`; over http/protobuf `/v1/traces` and `/v1/metrics` are "
+        "appended. A signal's own endpoint wins.",
+    )
     otel_exporter_otlp_traces_endpoint: str | None = Field(
         default=None,
         pattern=r"^https?://",
@@ -213,13 +220,32 @@ class Settings(BaseSettings):
         description="OTLP transport of both endpoints: `http/protobuf` or `grpc` "
         "(gRPC endpoints are `host:port`, e.g. `http://collector:4317`).",
     )
+    otel_exporter_otlp_headers: SecretStr | None = Field(
+        default=None,
+        description="Headers sent with both signals, `key=value,key2=value2` (values "
+        "URL-encoded), e.g. `Authorization=Bearer%20...` (never shown).",
+    )
+    otel_exporter_otlp_traces_headers: SecretStr | None = Field(
+        default=None, description="Headers sent with spans; win over OTEL_EXPORTER_OTLP_HEADERS."
+    )
+    otel_exporter_otlp_metrics_headers: SecretStr | None = Field(
+        default=None,
+        description="Headers sent with metrics; win over OTEL_EXPORTER_OTLP_HEADERS.",
+    )
+    otel_exporter_otlp_certificate: str | None = Field(
+        default=None,
+        description="CA certificate file (PEM) that https and TLS gRPC endpoints are checked "
+        "against; default: the system's trusted certificates.",
+    )
     otel_exporter_otlp_traces_insecure: bool = Field(
         default=False,
-        description="Traces without TLS verification (https) or without TLS at all (grpc).",
+        description="gRPC only: send spans over a plaintext channel. Never turns off "
+        "certificate checks for https.",
     )
     otel_exporter_otlp_metrics_insecure: bool = Field(
         default=False,
-        description="Metrics without TLS verification (https) or without TLS at all (grpc).",
+        description="gRPC only: send metrics over a plaintext channel. Never turns off "
+        "certificate checks for https.",
     )
     otel_python_disabled_instrumentations: str = Field(
         default="",
@@ -385,6 +411,19 @@ class Settings(BaseSettings):
     def _level_in_any_case(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
+    @field_validator(
+        "otel_exporter_otlp_headers",
+        "otel_exporter_otlp_traces_headers",
+        "otel_exporter_otlp_metrics_headers",
+        mode="before",
+    )
+    @classmethod
+    def _headers(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip():
+            parse_headers(value)  # raises naming the shape, never the (secret) text
+            return value
+        return None if value == "" else value
+
     @field_validator("resource_profiles", mode="before")
     @classmethod
     def _plain_profile_values(cls, value: object) -> object:
@@ -408,8 +447,10 @@ class Settings(BaseSettings):
         "pipeline_image_repository",
         "k8s_service_account",
         "log_format",
+        "otel_exporter_otlp_endpoint",
         "otel_exporter_otlp_traces_endpoint",
         "otel_exporter_otlp_metrics_endpoint",
+        "otel_exporter_otlp_certificate",
         "traceparent",
         "tracestate",
         mode="before",
@@ -465,12 +506,31 @@ class Settings(BaseSettings):
         return self
 
     def secret_values(self) -> list[str]:
-        """Every secret these settings hold, for the masker."""
-        return [
+        """Every secret these settings hold, for the masker (each header value too)."""
+        secrets = [
             value.get_secret_value()
             for value in (getattr(self, name) for name in type(self).model_fields)
             if isinstance(value, SecretStr)
         ]
+        for signal in ("traces", "metrics"):
+            secrets.extend(self.otlp_headers(signal).values())
+        return secrets
+
+    def otlp_endpoint(self, signal: Literal["traces", "metrics"]) -> str | None:
+        """Where `signal` is exported: its own endpoint, else the base one, else nowhere."""
+        own = getattr(self, f"otel_exporter_otlp_{signal}_endpoint")
+        if own or not self.otel_exporter_otlp_endpoint:
+            return own
+        base = self.otel_exporter_otlp_endpoint
+        if self.otel_exporter_otlp_protocol == "grpc":
+            return base
+        return f"{base.rstrip('/')}/v1/{signal}"
+
+    def otlp_headers(self, signal: Literal["traces", "metrics"]) -> dict[str, str]:
+        """The headers of `signal`: its own, else the base ones."""
+        own = getattr(self, f"otel_exporter_otlp_{signal}_headers")
+        chosen = own or self.otel_exporter_otlp_headers
+        return parse_headers(chosen.get_secret_value()) if chosen else {}
 
     def disabled_instrumentations(self) -> set[str]:
         return {
@@ -522,6 +582,35 @@ def _unrenderable(value: object, where: str, depth: int = 0) -> str | None:
             if problem:
                 return problem
     return None
+
+
+# RFC 9110 token: what a header name may hold.
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    """`key=value,key2=value2` (values URL-encoded), as the OpenTelemetry specification says.
+
+    ValueError describes the expected shape without repeating the text (it holds secrets).
+    """
+    from urllib.parse import unquote
+
+    headers = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, equals, value = item.partition("=")
+        if (
+            not equals
+            or not key.strip()
+            or not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", key.strip())
+        ):
+            raise ValueError(
+                "headers must be key=value pairs separated by commas, with header names as "
+                "keys and URL-encoded values, e.g. Authorization=Bearer%20TOKEN"
+            )
+        headers[key.strip()] = unquote(value.strip())
+    return headers
 
 
 def _names(text: str) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -54,7 +54,7 @@ class Telemetry:
             resource["k8s.namespace.name"] = settings.pod_namespace
         self.resource = Resource.create(resource)
         self.tracer_provider = TracerProvider(resource=self.resource)
-        if settings.otel_exporter_otlp_traces_endpoint:
+        if settings.otlp_endpoint("traces"):
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
             self.tracer_provider.add_span_processor(
@@ -152,7 +152,7 @@ def trace_ids() -> tuple[str | None, str | None]:
 
 
 def _meter_provider(settings: Settings, resource: Resource) -> MeterProvider | None:
-    if not settings.otel_exporter_otlp_metrics_endpoint:
+    if not settings.otlp_endpoint("metrics"):
         return None
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
@@ -170,26 +170,55 @@ _EXPORTERS = {
 }
 
 
-def _exporter(signal: str, settings: Settings) -> Any:
-    """The OTLP exporter of `signal` ("traces" or "metrics") over the configured protocol."""
+def _exporter(signal: Literal["traces", "metrics"], settings: Settings) -> Any:
+    """The OTLP exporter of `signal` over the configured protocol, endpoint and headers.
+
+    Certificates of https and TLS gRPC endpoints are always checked (against
+    OTEL_EXPORTER_OTLP_CERTIFICATE when given); `*_INSECURE` only asks gRPC for a plaintext
+    channel, as the OpenTelemetry specification has it.
+    """
     from importlib import import_module
 
-    endpoint = getattr(settings, f"otel_exporter_otlp_{signal}_endpoint")
-    insecure = getattr(settings, f"otel_exporter_otlp_{signal}_insecure")
+    endpoint = settings.otlp_endpoint(signal)
+    headers = settings.otlp_headers(signal) or None
+    certificate = settings.otel_exporter_otlp_certificate
     module, name = _EXPORTERS[signal]
     if settings.otel_exporter_otlp_protocol == "grpc":
         from processing_core.extras import require
 
         require("opentelemetry.exporter.otlp.proto.grpc", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc")
         exporter = getattr(import_module(f"opentelemetry.exporter.otlp.proto.grpc.{module}"), name)
-        return exporter(endpoint=endpoint, insecure=insecure)
+        insecure = getattr(settings, f"otel_exporter_otlp_{signal}_insecure")
+        credentials = _grpc_credentials(certificate) if certificate and not insecure else None
+        return exporter(
+            endpoint=endpoint, insecure=insecure, headers=headers, credentials=credentials
+        )
     exporter = getattr(import_module(f"opentelemetry.exporter.otlp.proto.http.{module}"), name)
-    return exporter(endpoint=endpoint, session=_session(insecure))
+    return exporter(
+        endpoint=endpoint,
+        headers=headers,
+        certificate_file=certificate,
+        session=_session_trusting(certificate, endpoint) if certificate else None,
+    )
 
 
-def _session(insecure: bool) -> Any:
+def _session_trusting(certificate: str, endpoint: str | None) -> Any:
+    """A requests session for an exporter that must check certificates against `certificate`.
+
+    requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override a session's `verify`
+    (psf/requests#3829), so the exporter's own session would quietly trust the system's CAs
+    instead. This one reads no CA setting from the environment, and keeps its proxies.
+    """
     import requests
 
     session = requests.Session()
-    session.verify = not insecure
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(endpoint or ""))
     return session
+
+
+def _grpc_credentials(certificate: str) -> Any:
+    import grpc
+
+    with open(certificate, "rb") as handle:
+        return grpc.ssl_channel_credentials(root_certificates=handle.read())
