@@ -268,3 +268,26 @@ class Napping(MarkerTask):
     def run(self) -> None:
         super().run()
         time.sleep(1)
+
+
+class SaysWhy(Echo):
+    """Succeeds with a message of its own for the result."""
+
+    def run(self) -> None:
+        super().run()
+        self.message = "4 frames calibrated, 1 skipped (saturated)"
+
+
+class ReturnsAValue(TaskBase):
+    def run(self) -> dict:  # type: ignore[override]
+        return {"frames": 4}
+
+
+class NanOutputs(TaskBase):
+    def run(self) -> None:
+        self.outputs = {"stats": {"mean": 1.0, "frames": [1.0, float("nan")]}}
+
+
+class SetOutputs(TaskBase):
+    def run(self) -> None:
+        self.outputs = {"bands": {"red", "green"}}

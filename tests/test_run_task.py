@@ -85,7 +85,10 @@ def test_outputs_that_are_not_json_fail_the_task_with_rollback(tmp_path: Path):
         "sample_tasks:BadOutputs", "--parameters", json.dumps({"markers": str(tmp_path)})
     )
     assert completed.returncode == 1
-    assert "BadOutputs.outputs must hold only JSON values" in completed.stderr
+    assert (
+        "BadOutputs.outputs['when'] is of type object; results hold only JSON values"
+        in completed.stderr
+    )
     assert (tmp_path / "rollback").exists()
 
 

@@ -39,8 +39,9 @@ class TaskBase(ABC):
     docstring becomes the task's documentation in the Airflow UI.
 
     Inside `run()`: read `self.parameters` and `self.inputs`, fill `self.outputs` and
-    `self.metrics` (JSON values). The entrypoint writes them into the task's result, where
-    downstream tasks find them in their `self.inputs`.
+    `self.metrics` (JSON values) and, if you like, `self.message` (a sentence for people).
+    The entrypoint writes them into the task's result, where downstream tasks find the
+    outputs in their `self.inputs`.
     """
 
     retries: ClassVar[int] = 0
@@ -59,6 +60,8 @@ class TaskBase(ABC):
         self.context = context
         self.outputs: dict[str, Any] = {}
         self.metrics: dict[str, Any] = {}
+        # The result's message on success (a failure's message is its error).
+        self.message = ""
         self._rolled_back = False
         self._rolling_back = False
         self._rollback_error: Exception | None = None
@@ -121,7 +124,12 @@ class TaskBase(ABC):
             with self.telemetry_span("pre_run"):
                 self.pre_run()
             with self.telemetry_span("run"):
-                self.run()
+                returned = self.run()
+            if returned is not None:
+                raise TypeError(
+                    f"{type(self).__name__}.run() returned a {type(returned).__name__}; put "
+                    "results in self.outputs (and self.metrics), and return nothing"
+                )
             with self.telemetry_span("post_run"):
                 self.post_run()
         except BaseException as error:

@@ -228,7 +228,8 @@ def _lifecycle(
     except Exception as error:
         return _failed(error, task)
     logger.info("Task {} succeeded", context.task_id)
-    return Outcome("success", EXIT_SUCCESS, "", None, task.outputs, task.metrics)
+    message = task.message if isinstance(task.message, str) else str(task.message)
+    return Outcome("success", EXIT_SUCCESS, message, None, task.outputs, task.metrics)
 
 
 def _failed(error: BaseException, task: TaskBase | None, message: str | None = None) -> Outcome:

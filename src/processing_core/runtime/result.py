@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -43,17 +44,45 @@ class TaskResult:
 
 
 def check_json(value: object, what: str) -> int:
-    """The size of `value` as JSON; TypeError names what JSON cannot carry."""
+    """The size of `value` as JSON; TypeError names the first key JSON cannot carry."""
     if not isinstance(value, Mapping):
         raise TypeError(f"{what} must be a dict, not {type(value).__name__}")
-    try:
-        return len(json.dumps(value, allow_nan=False).encode())
-    except RecursionError:
-        raise TypeError(f"{what} is nested too deeply (or contains itself)") from None
-    except (TypeError, ValueError) as error:
+    problem = _first_non_json(value, what)
+    if problem:
         raise TypeError(
-            f"{what} must hold only JSON values (str, int, float, bool, None, list, dict): {error}"
-        ) from None
+            f"{problem}; results hold only JSON values (str, int, float, bool, None, lists, "
+            "and dicts with str keys; no NaN or infinity)"
+        )
+    return len(json.dumps(value, allow_nan=False).encode())
+
+
+# Deeper than any result needs; deeper data is refused before json could recurse too far.
+MAX_DEPTH = 64
+
+
+def _first_non_json(value: object, where: str, depth: int = 0) -> str | None:
+    """`where[key]... is <what>` for the first value JSON cannot carry, or None."""
+    if depth > MAX_DEPTH:
+        return f"{where} is nested too deeply (or contains itself)"
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{where} is {value!r}"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{where} has the key {key!r}, which is not a str"
+            problem = _first_non_json(item, f"{where}[{key!r}]", depth + 1)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            problem = _first_non_json(item, f"{where}[{index}]", depth + 1)
+            if problem:
+                return problem
+        return None
+    return f"{where} is of type {type(value).__name__}"
 
 
 def check_result(outputs: object, metrics: object, task_name: str) -> None:
