@@ -6,7 +6,7 @@ import inspect
 import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
@@ -33,13 +33,39 @@ RESERVED_ENV_VARS = frozenset({"POD_NAME", "POD_NAMESPACE"})
 UpstreamRef = type[TaskBase] | str
 
 
+# What add_node may set for one node, over what the task class declares.
+NODE_OVERRIDES = ("retries", "retry_delay", "execution_timeout", "resources", "resource_profile")
+
+
 @dataclass(frozen=True)
 class TaskNode:
-    """One task of a workflow: a class under a task id, with the references to its upstreams."""
+    """One task of a workflow: a class under a task id, with the references to its upstreams.
+
+    `declared` is what Airflow and Kubernetes are told about the task: the class itself, or,
+    when add_node overrides some of its declarations for this node, a subclass holding them
+    (same module, name and docstring, so `run-task` still loads the class itself).
+    """
 
     task_id: str
     task_class: type[TaskBase]
     upstream_refs: tuple[UpstreamRef, ...]
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def declared(self) -> type[TaskBase]:
+        if not self.overrides:
+            return self.task_class
+        return _with_overrides(self.task_class, self.overrides)
+
+
+def _with_overrides(task: type[TaskBase], overrides: Mapping[str, Any]) -> type[TaskBase]:
+    namespace = {
+        **overrides,
+        "__module__": task.__module__,
+        "__qualname__": task.__qualname__,
+        "__doc__": task.__dict__.get("__doc__"),
+    }
+    return type(task.__name__, (task,), namespace)
 
 
 class Workflow:
@@ -111,12 +137,30 @@ class Workflow:
         task: type[TaskBase],
         upstreams: UpstreamRef | Iterable[UpstreamRef] | None = None,
         task_id: str | None = None,
+        *,
+        retries: int | None = None,
+        retry_delay: timedelta | None = None,
+        execution_timeout: timedelta | None = None,
+        resources: Resources | None = None,
+        resource_profile: str | None = None,
     ) -> TaskNode:
         """Add a task class; `upstreams` are task classes or task ids (also ones added later).
 
+        `retries`, `retry_delay`, `execution_timeout`, `resources` and `resource_profile`
+        override what the class declares, for this node only (None: as the class declares),
+        so one class can run with two sizes, in two workflows or twice in one.
+
         Raises WorkflowDefinitionError at once for what can be known now: the class, its
-        declarations and the task id. References are checked by `validate()`.
+        declarations, the overrides and the task id. References are checked by `validate()`.
         """
+        given = {
+            "retries": retries,
+            "retry_delay": retry_delay,
+            "execution_timeout": execution_timeout,
+            "resources": resources,
+            "resource_profile": resource_profile,
+        }
+        overrides = {name: value for name, value in given.items() if value is not None}
         if not (inspect.isclass(task) and issubclass(task, TaskBase)):
             kind = "an instance" if isinstance(task, TaskBase) else f"{task!r}"
             raise self._error(
@@ -125,6 +169,9 @@ class Workflow:
             )
         task_id = naming.snake_case(task.__name__) if task_id is None else task_id
         problems = [*_task_id_problems(task_id), *task_class_problems(task)]
+        if overrides and not problems:
+            declared = _with_overrides(task, overrides)
+            problems.extend(f"add_node override: {p}" for p in task_class_problems(declared))
         if task_id in self._nodes:
             problems.append(
                 f"task id {task_id!r} is already used by "
@@ -139,7 +186,7 @@ class Workflow:
                 )
         if problems:
             raise self._error(*problems, task=task_id if isinstance(task_id, str) else task)
-        node = TaskNode(task_id=task_id, task_class=task, upstream_refs=refs)
+        node = TaskNode(task_id=task_id, task_class=task, upstream_refs=refs, overrides=overrides)
         self._nodes[task_id] = node
         return node
 
@@ -201,7 +248,7 @@ class Workflow:
                     self._message(problem, task=node.task_id)
                     for problem in spark.resolved_problems(task.spark_resources, settings)
                 )
-            profile = node.task_class.resource_profile
+            profile = node.declared.resource_profile
             if profile not in profiles:
                 found.append(
                     self._message(

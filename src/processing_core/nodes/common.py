@@ -93,7 +93,7 @@ def status_callback(kind: str, workflow_name: str, version: str) -> Call:
 
 def base_operator_kwargs(node: TaskNode, context: NodeContext) -> dict[str, Any]:
     """BaseOperator arguments from what the task class declares, and the status callbacks."""
-    task: type[TaskBase] = node.task_class
+    task: type[TaskBase] = node.declared  # with add_node's overrides
     profile = context.profile
     kwargs: dict[str, Any] = {
         "task_id": node.task_id,

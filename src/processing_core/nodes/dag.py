@@ -97,7 +97,7 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
             dag_id=dag_id,
             image=image,
             upstream_task_ids=edges[node.task_id],
-            profile=profiles[node.task_class.resource_profile],
+            profile=profiles[node.declared.resource_profile],
             settings=options.settings,
         )
         operator = _adapter(options.target, node.task_class)(node, context)

@@ -22,7 +22,7 @@ K8S_MODELS = "kubernetes.client.models"
 
 
 def kubernetes_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
-    task = node.task_class
+    task = node.declared  # with add_node's overrides
     kwargs: dict[str, Any] = base_operator_kwargs(node, context)
     kwargs |= {
         "name": naming.dns_label(node.task_id),

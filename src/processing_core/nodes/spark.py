@@ -43,7 +43,8 @@ XCOM_SIDECAR = {
 
 
 def spark_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
-    task = cast(type[SparkTaskBase], node.task_class)  # the adapter is chosen for Spark tasks
+    # The adapter is chosen for Spark tasks; declared: with add_node's overrides.
+    task = cast(type[SparkTaskBase], node.declared)
     resources = spark.resolve(task.spark_resources, context.settings)
     labels = pod_labels(node, context)
     annotations = pod_annotations(node, context)
