@@ -291,3 +291,13 @@ class NanOutputs(TaskBase):
 class SetOutputs(TaskBase):
     def run(self) -> None:
         self.outputs = {"bands": {"red", "green"}}
+
+
+class ReadsWhatIsNotThere(TaskBase):
+    def run(self) -> None:
+        self.outputs = {"gain": self.parameters["gain"]}
+
+
+class ReadsAMissingUpstream(TaskBase):
+    def run(self) -> None:
+        self.outputs = {"frames": self.inputs["ingest_raw"]["frames_path"]}

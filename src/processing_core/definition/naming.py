@@ -17,7 +17,8 @@ POD_NAME_SUFFIX_LEN = 9
 POD_NAME_BASE_MAX = K8S_LABEL_MAX - POD_NAME_SUFFIX_LEN
 IMAGE_TAG_MAX = 128
 
-NAME_PART_RE = re.compile(r"^[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*\Z")
+# Workflow name parts: dag_ids allow "-" too (DKIST details such as "summit-calibrated").
+NAME_PART_RE = re.compile(r"^[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*\Z")
 TASK_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\Z")
 DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+\Z")
 IMAGE_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,6 +30,27 @@ class RunContext:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     # Upstream task id -> the outputs that task reported.
     inputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+class NameNotFoundError(KeyError):
+    """A task read a parameter or an upstream the run does not have."""
+
+    def __str__(self) -> str:  # KeyError would show the message's repr()
+        return str(self.args[0])
+
+
+class _Named(dict[str, Any]):
+    """A dict whose missing keys raise NameNotFoundError naming the keys it has.
+
+    A dict (not a Mapping of our own), so a task can still pass it to json.dumps.
+    """
+
+    def __init__(self, data: Mapping[str, Any], explain: Callable[[str, list[str]], str]) -> None:
+        super().__init__(data)
+        self._explain = explain
+
+    def __missing__(self, key: str) -> Any:
+        raise NameNotFoundError(self._explain(key, sorted(self)))
 
 
 class TaskBase(ABC):
@@ -71,11 +92,22 @@ class TaskBase(ABC):
     # -- the run's identity and inputs ------------------------------------------------------
     @property
     def parameters(self) -> Mapping[str, Any]:
-        return self.context.parameters
+        """The run's parameters; reading one the run does not have names those it has."""
+        return _Named(
+            self.context.parameters,
+            lambda key, names: f"parameter {key!r} is not one of this run's parameters: {names}",
+        )
 
     @property
     def inputs(self) -> Mapping[str, Mapping[str, Any]]:
-        return self.context.inputs
+        """Upstream task id -> its outputs; an unknown upstream names the upstreams."""
+        return _Named(
+            self.context.inputs,
+            lambda key, names: (
+                f"{key!r} is not an upstream task of {self.task_id!r}; its upstream tasks "
+                f"are {names}"
+            ),
+        )
 
     @property
     def workflow_name(self) -> str:

@@ -104,7 +104,8 @@ class Workflow:
         if bad:
             raise WorkflowDefinitionError(
                 f"Workflow name parts {', '.join(bad)} are not valid: use letters, digits and "
-                "single '_' between them (e.g. input_data='l0', category='vbi')"
+                "single '_' or '-' between them (e.g. input_data='l0', category='vbi', "
+                "detail='summit-calibrated')"
             )
         self.input_data = input_data
         self.output_data = output_data
