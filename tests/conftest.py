@@ -77,6 +77,21 @@ def local_dags(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def export_package(tmp_path: Path, name: str, source: str):
+    """Write `source` as package `name` in tmp_path, export it with the CLI, load the files.
+
+    Returns Airflow's DagBag of the exported files, checked for import errors.
+    """
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text(source)
+    completed = run_cli("export", name, "--out", str(tmp_path / "dags"), cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    bag = load_dagbag(tmp_path / "dags")
+    assert bag.import_errors == {}
+    return bag
+
+
 def as_ordinary_user() -> list[str]:
     """A command prefix under which file modes bind the process as they bind any user.
 

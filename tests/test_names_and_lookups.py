@@ -8,7 +8,7 @@ import json
 import kubernetes_validate
 import pytest
 import sample_tasks
-from conftest import load_dagbag, run_cli
+from conftest import export_package, run_cli
 from test_pods import K8S_VERSION, pod_manifest
 
 from processing_core import RunContext, Workflow, WorkflowDefinitionError
@@ -16,18 +16,14 @@ from processing_core.config import load_settings
 
 
 def test_name_parts_may_hold_dashes_and_the_dag_id_keeps_them(tmp_path):
-    package = tmp_path / "dashed_pipeline"
-    package.mkdir()
-    (package / "__init__.py").write_text(
+    bag = export_package(
+        tmp_path,
+        "dashed_pipeline",
         "import sample_tasks\n"
         "from processing_core import Workflow\n"
         "workflow = Workflow('l0', 'l1', 'vbi', detail='summit-calibrated', version='1.2.0')\n"
-        "workflow.add_node(sample_tasks.Echo)\n"
+        "workflow.add_node(sample_tasks.Echo)\n",
     )
-    completed = run_cli("export", "dashed_pipeline", "--out", str(tmp_path / "dags"), cwd=tmp_path)
-    assert completed.returncode == 0, completed.stderr
-    bag = load_dagbag(tmp_path / "dags")
-    assert bag.import_errors == {}
     assert list(bag.dags) == ["l0_to_l1_vbi_summit-calibrated_1.2.0"]
 
 

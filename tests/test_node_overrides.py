@@ -8,7 +8,7 @@ from datetime import timedelta
 import kubernetes_validate
 import pytest
 import sample_tasks
-from conftest import load_dagbag, option, run_cli
+from conftest import export_package, option
 from test_pods import K8S_VERSION, pod_manifest
 
 from processing_core import Resources, Workflow, WorkflowDefinitionError
@@ -53,21 +53,17 @@ def test_overrides_reach_airflow_and_the_pod_for_that_node_only():
 
 
 def test_an_exported_file_with_overrides_loads_in_airflow(tmp_path):
-    package = tmp_path / "sized_pipeline"
-    package.mkdir()
-    (package / "__init__.py").write_text(
+    bag = export_package(
+        tmp_path,
+        "sized_pipeline",
         "from datetime import timedelta\n"
         "import sample_tasks\n"
         "from processing_core import Workflow\n"
         "workflow = Workflow('raw', 'clean', 'sized', version='1.0.0')\n"
         "workflow.add_node(sample_tasks.Echo, task_id='small')\n"
         "workflow.add_node(sample_tasks.Echo, upstreams='small', task_id='patient', retries=4,\n"
-        "                  retry_delay=timedelta(minutes=2))\n"
+        "                  retry_delay=timedelta(minutes=2))\n",
     )
-    completed = run_cli("export", "sized_pipeline", "--out", str(tmp_path / "dags"), cwd=tmp_path)
-    assert completed.returncode == 0, completed.stderr
-    bag = load_dagbag(tmp_path / "dags")
-    assert bag.import_errors == {}
     dag = bag.dags["raw_to_clean_sized_1.0.0"]
     assert (dag.get_task("small").retries, dag.get_task("patient").retries) == (0, 4)
     assert dag.get_task("patient").retry_delay == timedelta(minutes=2)
