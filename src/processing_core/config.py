@@ -60,7 +60,8 @@ class RetryConfig(BaseModel):
 
 
 class ResourceProfileSettings(BaseModel):
-    """Where tasks of one resource profile run: node selection and an Airflow pool."""
+    """Where tasks of one resource profile run: node selection, an Airflow pool, and (for
+    the local target, whose tasks run on Airflow's workers) a Celery queue."""
 
     model_config = {"extra": "forbid"}
 
@@ -68,6 +69,7 @@ class ResourceProfileSettings(BaseModel):
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
     affinity: dict[str, Any] | None = None
     pool: str | None = None
+    queue: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,200}$")
 
     def placement(self) -> dict[str, Any]:
         """The pod's node selection as operator arguments, in a stable order; unset left out."""
@@ -169,7 +171,8 @@ class Settings(BaseSettings):
         default_factory=dict,
         description=(
             "JSON object of resource profiles, name -> {node_selector, tolerations, affinity, "
-            "pool}; merged over the built-in `default`, `high_memory` and `gpu`."
+            "pool, queue}; merged over the built-in `default`, `high_memory` and `gpu`. "
+            "`queue` is the Celery queue of the local target's tasks."
         ),
     )
     local_command: str = Field(

@@ -62,6 +62,9 @@ def local_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     command = " ".join(_shell_word(word) for word in words)
     result = _RUN_ENV["result"][0]
     kwargs: dict[str, Any] = base_operator_kwargs(node, context)
+    if context.profile.queue:
+        # The task runs on an Airflow worker: the profile picks which ones (Celery queue).
+        kwargs["queue"] = context.profile.queue
     kwargs |= {
         "bash_command": "\n".join(
             [
