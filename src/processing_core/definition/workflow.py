@@ -91,6 +91,7 @@ class Workflow:
         start_date: datetime | None = None,
         owner: str = "processing-core",
         max_active_runs: int | None = None,
+        catchup: bool = False,
         parameters: Sequence[Parameter] = (),
     ) -> None:
         parts = {"input_data": input_data, "output_data": output_data, "category": category}
@@ -122,6 +123,9 @@ class Workflow:
         self.start_date = start_date
         self.owner = owner
         self.max_active_runs = max_active_runs
+        # Whether a scheduled workflow runs the intervals it missed (since start_date, or
+        # while paused); off by default, as in Airflow.
+        self.catchup = catchup
         self.parameters = tuple(parameters)
         self._nodes: dict[str, TaskNode] = {}
 
@@ -339,6 +343,8 @@ class Workflow:
                 )
         if not isinstance(self.owner, str) or not self.owner.strip():
             found.append(f"owner {self.owner!r} must be a non-empty string")
+        if not isinstance(self.catchup, bool):
+            found.append(f"catchup {self.catchup!r} must be True or False")
         if self.max_active_runs is not None and (
             isinstance(self.max_active_runs, bool)
             or not isinstance(self.max_active_runs, int)

@@ -139,7 +139,7 @@ def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]
         "schedule": workflow.schedule,
         "tags": workflow.tags(version),
         "default_args": {"owner": workflow.owner},
-        "catchup": False,
+        "catchup": workflow.catchup,
     }
     if workflow.doc_md:
         kwargs["doc_md"] = markdown(workflow.doc_md)
