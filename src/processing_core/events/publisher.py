@@ -68,26 +68,41 @@ class EventPublisher:
 
     def publish_body(self, event_id: str, routing_key: str, body: bytes) -> bool:
         attempts = self.settings.retry_config.attempts
+
+        def attempt_once(number: int) -> None:
+            try:
+                self._send(self._connected_channel(), event_id, routing_key, body)
+            except PUBLISH_ERRORS as error:
+                logger.warning(
+                    "Event {} not confirmed (attempt {} of {}): {}",
+                    event_id, number, attempts, describe(error),
+                )  # fmt: skip
+                self._abandon()
+                raise
+
         try:
             if self.stalled:
                 raise BrokerTimeout("the broker stalled earlier in this run")
-            for attempt in retrying(
-                self.settings.retry_config,
-                retry_if=lambda error: (
-                    isinstance(error, PUBLISH_ERRORS) and not isinstance(error, BrokerTimeout)
-                ),
-            ):
-                with attempt:
-                    try:
-                        self._send(self._connected_channel(), event_id, routing_key, body)
-                    except PUBLISH_ERRORS as error:
-                        number = attempt.retry_state.attempt_number
-                        logger.warning(
-                            "Event {} not confirmed (attempt {} of {}): {}",
-                            event_id, number, attempts, describe(error),
-                        )  # fmt: skip
-                        self._abandon()
-                        raise
+            failed: BaseException | None = None
+            try:
+                # The first attempt without the retry machinery: the common case, every event.
+                attempt_once(1)
+            except PUBLISH_ERRORS as error:
+                if isinstance(error, BrokerTimeout) or attempts == 1:
+                    raise
+                failed = error
+            if failed is not None:
+                for attempt in retrying(
+                    self.settings.retry_config,
+                    retry_if=lambda error: (
+                        isinstance(error, PUBLISH_ERRORS) and not isinstance(error, BrokerTimeout)
+                    ),
+                ):
+                    with attempt:
+                        if failed is not None:  # attempt 1, made above: counted, then waited on
+                            earlier, failed = failed, None
+                            raise earlier
+                        attempt_once(attempt.retry_state.attempt_number)
         except PUBLISH_ERRORS as error:
             self.stalled = self.stalled or isinstance(error, BrokerTimeout)
             self._abandon()
