@@ -14,7 +14,6 @@ from processing_core.errors import ProcessingCoreError
 # module -> the extra that installs it
 EXTRAS = {
     "airflow": "airflow",
-    "airflow.providers.cncf.kubernetes": "airflow",
     "pyspark": "spark",
     "opentelemetry.exporter.otlp.proto.grpc": "grpc",
 }
