@@ -73,8 +73,8 @@ def mask_data(value: Any, _depth: int = 0) -> Any:
     """`value` with every string in it (keys too) masked; containers copied, others as is."""
     if isinstance(value, str):
         return masker(value)
-    if _depth > 200:  # deeper than any result may be; checked elsewhere, never recursed here
-        return value
+    if _depth > 200:  # deeper than any result may be: shown as masked, never recursed into
+        return MASK
     if isinstance(value, Mapping):
         return {mask_data(k, _depth + 1): mask_data(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -38,9 +38,11 @@ def configure_logging(
     stream: TextIO | None = None,
 ) -> None:
     """Standard error only: standard output carries the local target's result line."""
-    stream = stream or sys.stderr
+    target = stream or sys.stderr
+    # Every line goes through the masker once (run-task has wrapped standard error already).
+    sink = target if isinstance(target, MaskingStream) else MaskingStream(target)
     if log_format is None:
-        log_format = "human" if stream.isatty() else "json"
+        log_format = "human" if sink.isatty() else "json"
     logger.remove()
     logger.configure(
         extra={name: "-" for name in (*IDENTITY, "trace_id", "span_id")},
@@ -48,7 +50,7 @@ def configure_logging(
     )
     if log_format == "json":
         logger.add(
-            _json_sink(stream),
+            _json_sink(sink),
             level=level,
             format="{message}",
             colorize=False,
@@ -56,12 +58,12 @@ def configure_logging(
             diagnose=False,
         )
     else:
-        # Through the masker: loguru appends the formatted traceback to the line it writes.
+        # loguru appends the formatted traceback to the line it writes: masked with it.
         logger.add(
-            MaskingStream(stream),
+            sink,
             level=level,
             format=_HUMAN,
-            colorize=stream.isatty(),
+            colorize=sink.isatty(),
             backtrace=False,
             diagnose=False,
         )
@@ -86,7 +88,7 @@ def _current_trace_ids() -> tuple[str | None, str | None]:
     return trace_ids()
 
 
-def _json_sink(stream: TextIO) -> Any:
+def _json_sink(stream: MaskingStream) -> Any:
     def write(message: Message) -> None:
         record = message.record
         document = {
@@ -103,7 +105,9 @@ def _json_sink(stream: TextIO) -> Any:
             document["exception"] = mask(
                 "".join(traceback.format_exception(error.type, error.value, error.traceback))
             )
-        stream.write(mask(json.dumps(document, default=str)) + "\n")
+        # Message and traceback were masked before encoding (escaping could hide a secret);
+        # the stream masks the line once more as a whole.
+        stream.write(json.dumps(document, default=str) + "\n")
         stream.flush()
 
     return write
