@@ -28,8 +28,6 @@ class EventEmitter:
         # Once the broker failed every attempt, later events of this run go straight to the
         # outbox: an unreachable broker costs a task run its retries once, not at every event.
         self._broker_down = False
-        self.kept = 0
-        self.lost = 0
 
     def emit(self, event: StatusEvent) -> None:
         """Publish `event` (with every secret masked), else keep it; a signal still unwinds."""
@@ -56,7 +54,6 @@ class EventEmitter:
             raise
         else:
             self._broker_down = not confirmed
-            self.kept += 0 if confirmed else 1
 
     def close(self) -> None:
         if self._publisher is not None:
@@ -78,9 +75,7 @@ class EventEmitter:
                     "events flush`",
                     event.event_id, folder, self.settings.events_outbox, folder,
                 )  # fmt: skip
-            self.kept += 1
             return
-        self.lost += 1
         logger.critical("Event {} lost: no outbox can hold it", event.event_id)
 
 

@@ -32,7 +32,6 @@ class FlushReport:
     kept: int = 0
     quarantined: int = 0
     error: str | None = None
-    skipped_busy: bool = False
 
 
 class EventPublisher:
