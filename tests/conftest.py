@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,46 @@ def load_dagbag(folder: Path):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(folder))
+
+
+def template_context(
+    ti: object,
+    params: dict | None = None,
+    *,
+    run_id: str = "manual__1",
+    logical_date: datetime | None = None,
+    data_interval: tuple[datetime, datetime] | None = None,
+    run_type: str = "manual",
+    conf: dict | None = None,
+) -> dict:
+    """What Airflow 3's task runner gives templates: the Task SDK's own DagRun model, and the
+    date keys only when the run has a logical date (the runner leaves them out otherwise)."""
+    from airflow.sdk.api.datamodels._generated import DagRun
+
+    start, end = data_interval or (None, None)
+    dag_run = DagRun(
+        dag_id="d",
+        run_id=run_id,
+        logical_date=logical_date,
+        data_interval_start=start,
+        data_interval_end=end,
+        run_after=datetime(2026, 11, 22, tzinfo=UTC),
+        start_date=None,
+        end_date=None,
+        run_type=run_type,
+        state="running",
+        conf=conf,
+        consumed_asset_events=[],
+        partition_key=None,
+    )
+    context = {"run_id": run_id, "ti": ti, "params": params or {}, "dag_run": dag_run}
+    if logical_date is not None:
+        context |= {
+            "logical_date": logical_date,
+            "data_interval_start": start,
+            "data_interval_end": end,
+        }
+    return context
 
 
 def option(arguments: list[str], name: str) -> str:

@@ -301,3 +301,19 @@ class ReadsWhatIsNotThere(TaskBase):
 class ReadsAMissingUpstream(TaskBase):
     def run(self) -> None:
         self.outputs = {"frames": self.inputs["ingest_raw"]["frames_path"]}
+
+
+class ReportsTheRun(TaskBase):
+    """Reports the run's dates, type, conf and (resolved) parameters as outputs."""
+
+    def run(self) -> None:
+        def shown(value):
+            return value.isoformat() if value is not None else None
+
+        self.outputs = {
+            "logical_date": shown(self.logical_date),
+            "data_interval": [shown(self.data_interval_start), shown(self.data_interval_end)],
+            "run_type": self.run_type,
+            "conf": dict(self.conf),
+            "parameters": dict(self.parameters),
+        }

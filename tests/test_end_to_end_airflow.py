@@ -38,9 +38,11 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory, local_dags: Path) -> 
     return env
 
 
-def dags_test(env: dict[str, str], dag_id: str, conf: dict) -> subprocess.CompletedProcess[str]:
+def dags_test(
+    env: dict[str, str], dag_id: str, conf: dict, *logical_date: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(VENV_BIN / "airflow"), "dags", "test", dag_id, "--conf", json.dumps(conf)],
+        [str(VENV_BIN / "airflow"), "dags", "test", dag_id, *logical_date, "--conf", json.dumps(conf)],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
@@ -61,7 +63,8 @@ def xcom_results(env: dict[str, str], dag_id: str) -> dict[str, dict]:
 
 
 def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_home, tmp_path):
-    completed = dags_test(airflow_home, L1_DAG, {"data_root": str(tmp_path), "frame_size": 8})
+    conf = {"data_root": str(tmp_path), "frame_size": 8}
+    completed = dags_test(airflow_home, L1_DAG, conf, "2026-11-01T06:00:00+00:00")
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     assert task_states(airflow_home, L1_DAG) == {
         "ingest": "success",
@@ -89,6 +92,9 @@ def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_h
     assert manifest["workflow"] == "l0_to_l1_vbi"
     assert manifest["version"] == EXAMPLE_VERSION
     assert manifest["authenticated"] is False
+    # The run's identity reached the task through the operator's templates.
+    assert manifest["logical_date"] == "2026-11-01T06:00:00+00:00"
+    assert manifest["run_type"] == "manual"
 
 
 def test_a_failing_task_fails_the_run_and_its_events_arrive(airflow_home, tmp_path):

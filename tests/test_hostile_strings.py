@@ -10,7 +10,7 @@ import ast
 import json
 
 import sample_tasks
-from conftest import option
+from conftest import option, template_context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -96,7 +96,7 @@ def test_docs_tags_and_defaults_round_trip_exactly(text, tag, default, target):
     class TaskInstance:
         try_number = 1
 
-    task.render_template_fields({"run_id": "r", "ti": TaskInstance(), "params": {"note": default}})
+    task.render_template_fields(template_context(TaskInstance(), {"note": default}, run_id="r"))
     rendered = task.arguments if target == "kubernetes" else task.env
     if target == "kubernetes":
         value = option(rendered, "parameters")
@@ -164,7 +164,7 @@ def test_spark_conf_and_annotation_values_survive_file_and_templating(value, suf
     class TaskInstance:
         try_number = 1
 
-    operator.render_template_fields({"run_id": "r", "ti": TaskInstance(), "params": {}})
+    operator.render_template_fields(template_context(TaskInstance(), run_id="r"))
     spec = operator.template_spec["spark"]["spec"]
     assert spec["sparkConf"] == {"spark.x": text}
     assert spec["executor"]["annotations"]["a/b"] == text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-from conftest import EXAMPLE_VERSION, load_dagbag, option
+from conftest import EXAMPLE_VERSION, load_dagbag, option, template_context
 from kubernetes.client import ApiClient
 
 from processing_core import Workflow
@@ -104,7 +104,7 @@ def test_templates_render_the_run_into_the_entrypoint_arguments(kubernetes_dags:
         "frame_statistics": {"status": "success", "outputs": {"overall_mean": 50.1}},
     }
     params = {"data_root": "/data", "seed": 1, "note": "{{ 7 * 7 }} <b>&'"}
-    context = {"run_id": "manual__2026-11-21", "ti": FakeTaskInstance(upstream), "params": params}
+    context = template_context(FakeTaskInstance(upstream), params, run_id="manual__2026-11-21")
     publish.render_template_fields(context)
     arguments = publish.arguments
     assert option(arguments, "run-id") == "manual__2026-11-21"

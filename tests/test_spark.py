@@ -13,7 +13,14 @@ import jsonschema
 import pytest
 import sample_tasks
 import yaml
-from conftest import EXAMPLE_VERSION, TESTS_DIR, load_dagbag, option, run_cli
+from conftest import (
+    EXAMPLE_VERSION,
+    TESTS_DIR,
+    load_dagbag,
+    option,
+    run_cli,
+    template_context,
+)
 
 from processing_core import RunContext, Workflow, WorkflowDefinitionError
 from processing_core.config import load_settings
@@ -47,9 +54,7 @@ def submitted_application(operator) -> dict:
         CustomObjectLauncher,
     )
 
-    operator.render_template_fields(
-        {"run_id": "manual__1", "ti": FakeTaskInstance(), "params": {"seed": 7}}
-    )
+    operator.render_template_fields(template_context(FakeTaskInstance(), {"seed": 7}))
     launcher = CustomObjectLauncher(
         name=operator.create_job_name(),
         namespace=operator.namespace,

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import EXAMPLE_VERSION, load_dagbag, run_cli, subprocess_env
+from conftest import EXAMPLE_VERSION, load_dagbag, run_cli, subprocess_env, template_context
 from otlp import Receiver, attributes
 
 IDENTITY = [
@@ -152,7 +152,7 @@ def test_generated_pods_and_spark_applications_carry_the_trace_context(kubernete
         def xcom_pull(self, task_ids):
             return {"status": "success", "outputs": {"frames_path": "/x.json"}}
 
-    context = {"run_id": "r", "ti": TaskInstance(), "params": {}}
+    context = template_context(TaskInstance(), run_id="r")
     dag = load_dagbag(kubernetes_dags).dags[f"l0_to_l1_vbi_{EXAMPLE_VERSION}"]
     pod_task = dag.get_task("calibrate")
     pod_task.render_template_fields(context)

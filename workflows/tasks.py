@@ -173,6 +173,9 @@ class Publish(TaskBase):
             "workflow": self.workflow_name,
             "version": self.workflow_version,
             "run_id": self.run_id,
+            # The run's identity as Airflow gave it: None for a manual run without a date.
+            "run_type": self.run_type,
+            "logical_date": self.logical_date.isoformat() if self.logical_date else None,
             "product_path": products["product_path"],
             "quality": quality,
             "statistics": statistics,

@@ -179,6 +179,26 @@ def run_task(
     inputs: Annotated[
         str, typer.Option(help="Upstream task id -> its result (or outputs), a JSON object.")
     ] = "{}",
+    declared_parameters: Annotated[
+        str,
+        typer.Option(
+            help="The workflow's parameter declarations (a JSON list, as the DAG file passes); "
+            "defaults are applied and values checked as Airflow does."
+        ),
+    ] = "",
+    logical_date: Annotated[
+        str, typer.Option(help="The run's logical date, ISO 8601 (empty: none).")
+    ] = "",
+    data_interval_start: Annotated[
+        str, typer.Option(help="Start of the run's data interval, ISO 8601 (empty: none).")
+    ] = "",
+    data_interval_end: Annotated[
+        str, typer.Option(help="End of the run's data interval, ISO 8601 (empty: none).")
+    ] = "",
+    run_type: Annotated[
+        str, typer.Option(help="Airflow's run type: manual, scheduled, backfill, ...")
+    ] = "manual",
+    conf: Annotated[str, typer.Option(help="The DAG run's conf, a JSON object.")] = "{}",
     result_path: Annotated[
         str | None,
         typer.Option(
@@ -229,7 +249,17 @@ def run_task(
         task_class = entrypoint.load_task_class(task)
         # The task's Secret values are in its environment: keep them out of every text.
         register_secrets(os.environ.get(variable) for variable in task_class.secrets)
-        return task_class, entrypoint.complete_context(context, parameters, inputs)
+        return task_class, entrypoint.complete_context(
+            context,
+            parameters=parameters,
+            inputs=inputs,
+            declared_parameters=declared_parameters,
+            logical_date=logical_date,
+            data_interval_start=data_interval_start,
+            data_interval_end=data_interval_end,
+            run_type=run_type,
+            conf=conf,
+        )
 
     try:
         code = entrypoint.run(resolve, context, result_path or settings.result_path, settings)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from processing_core.definition.naming import TASK_ID_RE
@@ -109,6 +109,30 @@ class Parameter:
             found.extend(self._default_matches_schema(where, default))
         return found
 
+    def as_data(self) -> dict[str, Any]:
+        """The declaration as JSON data (what differs from the defaults), for `run-task`."""
+        data: dict[str, Any] = {"name": self.name}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name != "name" and value is not NO_DEFAULT and value != item.default:
+                data[item.name] = list(value) if item.name == "enum" else value
+        return data
+
+    @classmethod
+    def from_data(cls, data: object) -> Parameter:
+        """A declaration from `as_data()`; ParameterError names what does not fit."""
+        known = {item.name for item in fields(cls)}
+        if not isinstance(data, Mapping) or "name" not in data or set(data) - known:
+            raise ParameterError(
+                f"a declared parameter must be an object with `name` and any of {sorted(known)}, "
+                f"got {_shown(data)}"
+            )
+        parameter = cls(**dict(data))
+        problems = parameter.problems()
+        if problems:
+            raise ParameterError("; ".join(problems))
+        return parameter
+
     def _default_matches_schema(self, where: str, default: Any) -> list[str]:
         # Build time, so jsonschema (an Airflow dependency) is imported only here.
         import jsonschema
@@ -152,3 +176,58 @@ def _depth(value: Any, level: int = 0) -> int:
     if isinstance(value, list | tuple):
         return max((_depth(item, level + 1) for item in value), default=level + 1)
     return level
+
+
+class ParameterError(ValueError):
+    """The run's parameters do not fit what the workflow declares."""
+
+
+def resolve_parameters(declared: Sequence[Parameter], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's parameters as Airflow resolves them for a triggered run.
+
+    Each declared parameter takes its given value, else its default; every value is checked
+    against its declaration; values nobody declared are kept (Airflow keeps a run's extra
+    `conf` keys too). ParameterError lists every problem, naming the declared parameters.
+    """
+    resolved = dict(given)
+    problems = []
+    for parameter in declared:
+        if parameter.name not in resolved:
+            default = parameter.effective_default()
+            if default is NO_DEFAULT:
+                problems.append(f"parameter {parameter.name!r} is required and was not given")
+                continue
+            resolved[parameter.name] = default
+        problem = _json_problem(resolved[parameter.name]) or _schema_problem(
+            parameter, resolved[parameter.name]
+        )
+        if problem:
+            problems.append(f"parameter {parameter.name!r}: {problem}")
+    if problems:
+        names = [parameter.name for parameter in declared]
+        raise ParameterError("; ".join(problems) + f" (declared parameters: {names})")
+    return resolved
+
+
+def _schema_problem(parameter: Parameter, value: Any) -> str | None:
+    # jsonschema, as Airflow's Param uses, so a value passes here exactly when it passes
+    # there; imported only when a run has declarations to check.
+    import jsonschema
+
+    try:
+        jsonschema.validate(value, parameter.json_schema())
+    except jsonschema.ValidationError as error:
+        return f"{_shown(value)} does not fit its declaration: {error.message}"
+    return None
+
+
+def parameter_data(declared: Sequence[Parameter]) -> list[dict[str, Any]]:
+    """Declarations as JSON data, in declaration order."""
+    return [parameter.as_data() for parameter in declared]
+
+
+def parameters_from_data(data: object) -> tuple[Parameter, ...]:
+    """Declarations from `parameter_data()`; ParameterError names what does not fit."""
+    if not isinstance(data, list):
+        raise ParameterError(f"declared parameters must be a JSON list, got {_shown(data)}")
+    return tuple(Parameter.from_data(item) for item in data)

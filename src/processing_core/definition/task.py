@@ -7,10 +7,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from processing_core.definition.parameters import Parameter, resolve_parameters
 from processing_core.definition.resources import Resources, SecretRef
 
 if TYPE_CHECKING:
@@ -19,7 +20,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RunContext:
-    """Who is running and with what: given to a task by the entrypoint (or by a test)."""
+    """Who is running and with what: given to a task by the entrypoint (or by a test).
+
+    The dates are those of the Airflow run (None for a manual run without a logical date,
+    as in Airflow 3). With `declared_parameters` (what `Workflow.run_context()` passes), the
+    parameters are resolved as Airflow resolves them: defaults applied, every value checked
+    against its declaration (ParameterError otherwise).
+    """
 
     workflow_name: str
     workflow_version: str
@@ -30,6 +37,19 @@ class RunContext:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     # Upstream task id -> the outputs that task reported.
     inputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    logical_date: datetime | None = None
+    data_interval_start: datetime | None = None
+    data_interval_end: datetime | None = None
+    # Airflow's run type: manual, scheduled, backfill, asset_triggered, ...
+    run_type: str = "manual"
+    # The DAG run's conf, as triggered (the parameters already hold its declared keys).
+    conf: Mapping[str, Any] = field(default_factory=dict)
+    declared_parameters: tuple[Parameter, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.declared_parameters is not None:
+            resolved = resolve_parameters(self.declared_parameters, self.parameters)
+            object.__setattr__(self, "parameters", resolved)
 
 
 class NameNotFoundError(KeyError):
@@ -45,12 +65,15 @@ class _Named(dict[str, Any]):
     A dict (not a Mapping of our own), so a task can still pass it to json.dumps.
     """
 
-    def __init__(self, data: Mapping[str, Any], explain: Callable[[str, list[str]], str]) -> None:
+    def __init__(
+        self, data: Mapping[str, Any], explain: Callable[[str], str], names: list[str]
+    ) -> None:
         super().__init__(data)
         self._explain = explain
+        self._names = names
 
     def __missing__(self, key: str) -> Any:
-        raise NameNotFoundError(self._explain(key, sorted(self)))
+        raise NameNotFoundError(f"{self._explain(key)} {self._names}")
 
 
 class TaskBase(ABC):
@@ -93,9 +116,19 @@ class TaskBase(ABC):
     @property
     def parameters(self) -> Mapping[str, Any]:
         """The run's parameters; reading one the run does not have names those it has."""
+        if self.context.declared_parameters is None:
+            return _Named(
+                self.context.parameters,
+                lambda key: f"parameter {key!r} is not one of this run's parameters:",
+                sorted(self.context.parameters),
+            )
         return _Named(
             self.context.parameters,
-            lambda key, names: f"parameter {key!r} is not one of this run's parameters: {names}",
+            lambda key: (
+                f"parameter {key!r} is not declared by workflow "
+                f"{self.workflow_name!r}; its parameters are"
+            ),
+            [parameter.name for parameter in self.context.declared_parameters],
         )
 
     @property
@@ -103,10 +136,10 @@ class TaskBase(ABC):
         """Upstream task id -> its outputs; an unknown upstream names the upstreams."""
         return _Named(
             self.context.inputs,
-            lambda key, names: (
-                f"{key!r} is not an upstream task of {self.task_id!r}; its upstream tasks "
-                f"are {names}"
+            lambda key: (
+                f"{key!r} is not an upstream task of {self.task_id!r}; its upstream tasks are"
             ),
+            sorted(self.context.inputs),
         )
 
     @property
@@ -128,6 +161,29 @@ class TaskBase(ABC):
     @property
     def try_number(self) -> int:
         return self.context.try_number
+
+    @property
+    def logical_date(self) -> datetime | None:
+        """The run's logical date; None for a manual run triggered without one."""
+        return self.context.logical_date
+
+    @property
+    def data_interval_start(self) -> datetime | None:
+        return self.context.data_interval_start
+
+    @property
+    def data_interval_end(self) -> datetime | None:
+        return self.context.data_interval_end
+
+    @property
+    def run_type(self) -> str:
+        """`manual`, `scheduled`, `backfill`, `asset_triggered`, ... as Airflow says."""
+        return self.context.run_type
+
+    @property
+    def conf(self) -> Mapping[str, Any]:
+        """The DAG run's conf as triggered; read declared values through `parameters`."""
+        return self.context.conf
 
     # -- lifecycle ------------------------------------------------------------------------------
     def pre_run(self) -> None:  # noqa: B027 - an optional hook, empty by design

@@ -15,7 +15,7 @@ from processing_core.definition import naming, spark
 from processing_core.definition.parameters import NO_DEFAULT, Parameter
 from processing_core.definition.resources import Resources, SecretRef
 from processing_core.definition.spark_task import SparkTaskBase
-from processing_core.definition.task import TaskBase
+from processing_core.definition.task import RunContext, TaskBase
 from processing_core.errors import WorkflowDefinitionError
 
 if TYPE_CHECKING:
@@ -194,6 +194,54 @@ class Workflow:
         node = TaskNode(task_id=task_id, task_class=task, upstream_refs=refs, overrides=overrides)
         self._nodes[task_id] = node
         return node
+
+    def run_context(
+        self,
+        task_id: str,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Mapping[str, Any]] | None = None,
+        version: str | None = None,
+        **run: Any,
+    ) -> RunContext:
+        """The RunContext this workflow's task `task_id` gets in a run: for tests and local runs.
+
+        Parameters are resolved as Airflow resolves them (defaults applied, each value checked
+        against its declaration); `inputs` may only name the task's upstreams. `run` takes
+        RunContext's other fields (run_id, try_number, logical_date, conf, ...).
+        """
+        from processing_core.definition.parameters import ParameterError
+
+        upstreams = self.upstream_task_ids()
+        if task_id not in upstreams:
+            raise self._error(
+                f"run_context: task {task_id!r} is not in this workflow (tasks: {list(upstreams)})"
+            )
+        unknown = sorted(set(inputs or {}) - set(upstreams[task_id]))
+        if unknown:
+            raise self._error(
+                f"run_context: inputs name {unknown}, which are not upstreams of this task; its "
+                f"upstream tasks are {list(upstreams[task_id])}",
+                task=task_id,
+            )
+        if version is None:
+            try:
+                version = self.resolve_version()
+            except WorkflowDefinitionError:
+                version = "0+unversioned"  # a test of a package that is not installed
+        try:
+            return RunContext(
+                workflow_name=self.name,
+                workflow_version=version,
+                task_id=task_id,
+                dag_id=self.dag_id(version),
+                parameters=dict(parameters or {}),
+                inputs=dict(inputs or {}),
+                declared_parameters=self.parameters,
+                **run,
+            )
+        except ParameterError as error:
+            raise self._error(f"run_context: {error}", task=task_id) from None
 
     # -- validation ---------------------------------------------------------------------------
     def resolve_version(self, override: str | None = None, settings: Settings | None = None) -> str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from processing_core.config import ResourceProfileSettings, Settings
 from processing_core.definition import naming
+from processing_core.definition.parameters import Parameter, parameter_data
 from processing_core.definition.task import TaskBase
 from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.spec import Call
@@ -38,6 +42,7 @@ class NodeContext:
     upstream_task_ids: tuple[str, ...]
     profile: ResourceProfileSettings
     settings: Settings
+    declared_parameters: tuple[Parameter, ...] = ()
 
 
 def pod_labels(node: TaskNode, context: NodeContext) -> dict[str, str]:
@@ -57,17 +62,52 @@ def pod_annotations(node: TaskNode, context: NodeContext) -> dict[str, str]:
     }
 
 
+# The run's values, as Airflow templates, by `run-task` option. Airflow 3 leaves the dates
+# out of the context of a run without a logical date (and renders with StrictUndefined):
+# they are then empty. Every one is a whole argument (or environment variable), never shell.
+_DEFINED = "{name} is defined and {name}"
+RUN_TEMPLATES = {
+    "run-id": "{{ run_id }}",
+    "try-number": "{{ ti.try_number }}",
+    **{
+        option: "{{ " + f"{name}.isoformat() if {_DEFINED.format(name=name)} else ''" + " }}"
+        for option, name in (
+            ("logical-date", "logical_date"),
+            ("data-interval-start", "data_interval_start"),
+            ("data-interval-end", "data_interval_end"),
+        )
+    },
+    # The Task SDK's DagRunType has no __str__ of its own: render its value.
+    "run-type": "{{ dag_run.run_type.value if dag_run.run_type.value is defined "
+    "else dag_run.run_type }}",
+    "conf": "{{ (dag_run.conf or {}) | tojson }}",
+    "parameters": "{{ params | tojson }}",
+}
+
+
 def templated_run_task_arguments(node: TaskNode, context: NodeContext) -> list[str]:
     """`run-task` arguments for a container: the run's values as Airflow templates."""
+    inputs = inputs_template(context.upstream_task_ids)
     return run_task_arguments(
         node,
         context,
-        run_id="{{ run_id }}",
-        try_number="{{ ti.try_number }}",
-        parameters="{{ params | tojson }}",
-        inputs=inputs_template(context.upstream_task_ids),
+        {**RUN_TEMPLATES, **({"inputs": inputs} if inputs else {})},
         result_path=XCOM_RESULT_PATH,
     )
+
+
+def jinja_safe_json(value: Any) -> str:
+    """JSON text that Airflow's template rendering leaves as it is.
+
+    Every Jinja marker ({{, {%, {#) starts with `{`; outside strings JSON's `{` is followed
+    by `"` or `}`, and inside strings it is written as the escape \\u007b, which any JSON
+    parser reads back as `{`. Written on one line: no newline for Jinja to trim.
+    """
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _JSON_STRING.sub(lambda found: found.group(0).replace("{", "\\u007b"), text)
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def timedelta_call(delta: timedelta) -> Call:
@@ -122,16 +162,10 @@ def base_operator_kwargs(node: TaskNode, context: NodeContext) -> dict[str, Any]
 
 
 def run_task_arguments(
-    node: TaskNode,
-    context: NodeContext,
-    *,
-    run_id: str,
-    try_number: str,
-    parameters: str,
-    inputs: str | None,
-    result_path: str,
+    node: TaskNode, context: NodeContext, run_values: Mapping[str, str], *, result_path: str
 ) -> list[str]:
-    """`processing-core run-task` arguments; the run's values are templates or shell variables."""
+    """`processing-core run-task` arguments; `run_values` holds the run's values (templates
+    or shell variables) by option name, as RUN_TEMPLATES and `inputs`."""
     # `--option=value` words: half the list items of separate words, and the scheduler
     # compiles every list item of every task each time it parses the file.
     arguments = [
@@ -141,12 +175,12 @@ def run_task_arguments(
         f"--workflow-version={context.version}",
         f"--dag-id={context.dag_id}",
         f"--task-id={node.task_id}",
-        f"--run-id={run_id}",
-        f"--try-number={try_number}",
-        f"--parameters={parameters}",
+        *(f"--{option}={value}" for option, value in run_values.items()),
     ]
-    if inputs is not None:
-        arguments.append(f"--inputs={inputs}")
+    if context.declared_parameters:
+        # So `run-task` applies defaults and checks values as Airflow does, wherever it runs.
+        declared = jinja_safe_json(parameter_data(context.declared_parameters))
+        arguments.append(f"--declared-parameters={declared}")
     return [*arguments, f"--result-path={result_path}"]
 
 

@@ -99,6 +99,7 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
             upstream_task_ids=edges[node.task_id],
             profile=profiles[node.declared.resource_profile],
             settings=options.settings,
+            declared_parameters=workflow.parameters,
         )
         operator = _adapter(options.target, node.task_class)(node, context)
         try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.common import (
+    RUN_TEMPLATES,
     TRACE_CONTEXT_ENV,
     NodeContext,
     base_operator_kwargs,
@@ -27,40 +28,33 @@ from processing_core.nodes.spec import OperatorSpec
 
 OPERATOR = "airflow.providers.standard.operators.bash:BashOperator"
 
-# Shell variable for each templated value: (variable, Jinja template).
-_RUN_ENV = {
-    "run_id": ("PROCESSING_CORE_RUN_ID", "{{ run_id }}"),
-    "try_number": ("PROCESSING_CORE_TRY_NUMBER", "{{ ti.try_number }}"),
-    "parameters": ("PROCESSING_CORE_PARAMETERS", "{{ params | tojson }}"),
-    "inputs": ("PROCESSING_CORE_INPUTS", None),
-    # Set by the script itself: the temporary file the result goes through.
-    "result": ("PROCESSING_CORE_RESULT", None),
-}
+
+# The shell variable holding each run value: PROCESSING_CORE_<OPTION>.
+def _variable(option: str) -> str:
+    return "PROCESSING_CORE_" + option.upper().replace("-", "_")
+
+
+# Set by the script itself: the temporary file the result goes through.
+_RESULT = _variable("result")
 _VARIABLE_MARK = "\0"
 
 
 def local_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
+    templates = dict(RUN_TEMPLATES)
     inputs = inputs_template(context.upstream_task_ids)
-    env = {variable: template for variable, template in _RUN_ENV.values() if template}
-    env |= TRACE_CONTEXT_ENV
     if inputs is not None:
-        env[_RUN_ENV["inputs"][0]] = inputs
-
-    def variable(name: str) -> str:
-        return _VARIABLE_MARK + _RUN_ENV[name][0]
-
+        templates["inputs"] = inputs
+    env = {_variable(option): template for option, template in templates.items()}
+    env |= TRACE_CONTEXT_ENV
     arguments = run_task_arguments(
         node,
         context,
-        run_id=variable("run_id"),
-        try_number=variable("try_number"),
-        parameters=variable("parameters"),
-        inputs=variable("inputs") if inputs is not None else None,
-        result_path=variable("result"),
+        {option: _VARIABLE_MARK + _variable(option) for option in templates},
+        result_path=_VARIABLE_MARK + _RESULT,
     )
     words = [*shlex.split(context.settings.local_command), *arguments]
     command = " ".join(_shell_word(word) for word in words)
-    result = _RUN_ENV["result"][0]
+    result = _RESULT
     kwargs: dict[str, Any] = base_operator_kwargs(node, context)
     if context.profile.queue:
         # The task runs on an Airflow worker: the profile picks which ones (Celery queue).

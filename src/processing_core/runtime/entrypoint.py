@@ -19,6 +19,7 @@ import signal
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,16 +75,21 @@ def load_task_class(target: str) -> type[TaskBase]:
     return value
 
 
-def parse_object(text: str | None, option: str) -> dict[str, Any]:
-    """A JSON object given on the command line; TaskResolutionError names the option."""
-    if text is None or text == "":
-        return {}
+def _parse_json(text: str, option: str) -> Any:
     try:
-        value = json.loads(text)
+        return json.loads(text)
     except RecursionError:
         raise TaskResolutionError(f"{option} is nested too deeply") from None
     except json.JSONDecodeError as error:
         raise TaskResolutionError(f"{option} is not JSON: {error}") from None
+
+
+def parse_object(text: str | None, option: str) -> dict[str, Any]:
+    """A JSON object given on the command line (null and empty: {}); TaskResolutionError
+    names the option."""
+    value = _parse_json(text, option) if text else None
+    if value is None:
+        return {}
     if not isinstance(value, dict):
         raise TaskResolutionError(f"{option} must be a JSON object, got {type(value).__name__}")
     return value
@@ -328,10 +334,53 @@ def _json_or_empty(value: object) -> Mapping[str, Any]:
     return value  # type: ignore[return-value]
 
 
-def complete_context(context: RunContext, parameters: str, inputs: str) -> RunContext:
-    """The context with the run's parameters and upstream outputs parsed from the command."""
-    return replace(
-        context,
-        parameters=parse_object(parameters, "--parameters"),
-        inputs=upstream_outputs(parse_object(inputs, "--inputs")),
-    )
+def complete_context(
+    context: RunContext,
+    *,
+    parameters: str,
+    inputs: str,
+    declared_parameters: str = "",
+    logical_date: str = "",
+    data_interval_start: str = "",
+    data_interval_end: str = "",
+    run_type: str = "manual",
+    conf: str = "",
+) -> RunContext:
+    """The context completed from `run-task`'s options (JSON objects, ISO 8601 dates);
+    TaskResolutionError names the option that does not parse or the parameter that does not
+    fit its declaration."""
+    from processing_core.definition.parameters import ParameterError, parameters_from_data
+
+    declared = None
+    try:
+        if declared_parameters:
+            declared = parameters_from_data(
+                _parse_json(declared_parameters, "--declared-parameters")
+            )
+        return replace(
+            context,
+            parameters=parse_object(parameters, "--parameters"),
+            inputs=upstream_outputs(parse_object(inputs, "--inputs")),
+            logical_date=_parse_date(logical_date, "--logical-date"),
+            data_interval_start=_parse_date(data_interval_start, "--data-interval-start"),
+            data_interval_end=_parse_date(data_interval_end, "--data-interval-end"),
+            run_type=run_type or "manual",
+            conf=parse_object(conf, "--conf"),
+            declared_parameters=declared,
+        )
+    except ParameterError as error:
+        raise TaskResolutionError(f"the run's parameters do not fit: {error}") from None
+
+
+def _parse_date(text: str, option: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise TaskResolutionError(
+            f"{option} {text[:60]!r} is not an ISO 8601 date, e.g. 2026-11-22T00:00:00+00:00"
+        ) from None
+    if value.tzinfo is None:
+        raise TaskResolutionError(f"{option} {text!r} has no time zone; add one, e.g. +00:00")
+    return value
