@@ -74,7 +74,10 @@ def test_params_become_airflow_params_with_schema(dagbag):
     frame_size = params.get_param("frame_size")
     assert frame_size.value == 16
     assert frame_size.schema == {"type": "integer", "minimum": 2, "maximum": 512}
-    assert params.get_param("data_root").description == "Folder shared by the tasks."
+    assert (
+        params.get_param("data_root").description
+        == "Folder shared by the tasks, on the `vbi-processing-data` claim."
+    )
     # Airflow validates a triggered value against the schema.
     from airflow.sdk.definitions.param import ParamValidationError
 

@@ -1,6 +1,6 @@
 """The example pipeline's workflows."""
 
-from processing_core import Parameter, Workflow
+from processing_core import Parameter, Volume, Workflow
 from workflows.tasks import (
     Calibrate,
     FrameStatistics,
@@ -10,8 +10,16 @@ from workflows.tasks import (
     QualityCheck,
 )
 
+# Pods share no disk: every task mounts the pipeline's claim at /data, where data_root lives.
+# (The local target runs on one machine and ignores volumes: give data_root a local folder.)
+DATA = Volume.from_claim("data", "vbi-processing-data", "/data")
+
 PARAMETERS = (
-    Parameter("data_root", default="/data/processing", description="Folder shared by the tasks."),
+    Parameter(
+        "data_root",
+        default="/data/processing",
+        description="Folder shared by the tasks, on the `vbi-processing-data` claim.",
+    ),
     Parameter("seed", type="integer", default=7, description="Seed of the simulated camera."),
     Parameter("frame_count", type="integer", default=4, minimum=1, description="Frames to ingest."),
     Parameter("frame_size", type="integer", default=16, minimum=2, maximum=512),
@@ -31,6 +39,7 @@ l0_to_l1 = Workflow(
     ),
     tags=["example", "imaging"],
     parameters=PARAMETERS,
+    volumes=[DATA],
 )
 l0_to_l1.add_node(Ingest)
 l0_to_l1.add_node(Calibrate, upstreams=Ingest)
@@ -48,6 +57,7 @@ quicklook = Workflow(
     description="Check raw and calibrated frames of an observation.",
     tags=["example", "quicklook"],
     parameters=PARAMETERS,
+    volumes=[DATA],
 )
 quicklook.add_node(Ingest)
 quicklook.add_node(QualityCheck, upstreams=Ingest, task_id="check_raw")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from processing_core.definition.spark import SparkResources
     from processing_core.definition.spark_task import SparkTaskBase
     from processing_core.definition.task import RunContext, TaskBase
+    from processing_core.definition.volumes import Volume
     from processing_core.definition.workflow import Workflow
     from processing_core.errors import (
         ExportError,
@@ -37,6 +38,7 @@ _EXPORTS = {
     "SparkResources": "processing_core.definition.spark",
     "SparkTaskBase": "processing_core.definition.spark_task",
     "TaskBase": "processing_core.definition.task",
+    "Volume": "processing_core.definition.volumes",
     "Workflow": "processing_core.definition.workflow",
     "WorkflowDefinitionError": "processing_core.errors",
 }
@@ -52,6 +54,7 @@ __all__ = [
     "SparkResources",
     "SparkTaskBase",
     "TaskBase",
+    "Volume",
     "Workflow",
     "WorkflowDefinitionError",
     "__version__",

@@ -10,7 +10,7 @@ import math
 import os
 import re
 import tempfile
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
 from processing_core.errors import SettingsError
+
+if TYPE_CHECKING:
+    from processing_core.definition.volumes import Volume
 
 # Kubernetes object names; they reach templated operator fields, so no Jinja can hide in them.
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -166,6 +169,15 @@ class Settings(BaseSettings):
         default="kubernetes_default",
         pattern=r"^[A-Za-z0-9_.-]+$",
         description="Airflow connection id of the Kubernetes cluster.",
+    )
+    k8s_volumes: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description=(
+            "JSON list of volumes every task pod and Spark driver and executor mounts, each "
+            '`{"name", "claim" | "config_map" | "secret" | "empty_dir": true, "mount_path", '
+            '"read_only"}`, e.g. `[{"name": "data", "claim": "pipeline-data", '
+            '"mount_path": "/data"}]`.'
+        ),
     )
     resource_profiles: dict[str, ResourceProfileSettings] = Field(
         default_factory=dict,
@@ -427,6 +439,18 @@ class Settings(BaseSettings):
             return value
         return None if value == "" else value
 
+    @field_validator("k8s_volumes")
+    @classmethod
+    def _volumes(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from processing_core.definition.volumes import Volume, volume_set_problems
+
+        volumes = [Volume.from_data(item, f"volume {index}") for index, item in enumerate(value)]
+        problems = [problem for volume in volumes for problem in volume.problems()]
+        problems += volume_set_problems(("K8S_VOLUMES", volume) for volume in volumes)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
     @field_validator("resource_profiles", mode="before")
     @classmethod
     def _plain_profile_values(cls, value: object) -> object:
@@ -546,6 +570,12 @@ class Settings(BaseSettings):
         host = self.isb_host or (mesh.mesh_address if mesh else "localhost")
         port = self.isb_port or (mesh.mesh_port if mesh else 5672)
         return host, port
+
+    def volumes(self) -> tuple[Volume, ...]:
+        """K8S_VOLUMES as Volume objects (checked when the settings were read)."""
+        from processing_core.definition.volumes import Volume
+
+        return tuple(Volume.from_data(item, "K8S_VOLUMES") for item in self.k8s_volumes)
 
     def profiles(self) -> dict[str, ResourceProfileSettings]:
         """The built-in resource profiles with RESOURCE_PROFILES merged over them."""

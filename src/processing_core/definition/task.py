@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from processing_core.definition.parameters import Parameter, resolve_parameters
 from processing_core.definition.resources import Resources, SecretRef
+from processing_core.definition.volumes import Volume
 
 if TYPE_CHECKING:
     from processing_core.runtime.telemetry import Telemetry
@@ -99,6 +100,8 @@ class TaskBase(ABC):
     resource_profile: ClassVar[str] = "default"
     # Environment variable name -> Kubernetes Secret key. References only, never values.
     secrets: ClassVar[Mapping[str, SecretRef]] = {}
+    # Storage this task's container mounts, besides the Workflow's and K8S_VOLUMES.
+    volumes: ClassVar[Sequence[Volume]] = ()
 
     def __init__(self, context: RunContext) -> None:
         self.context = context

@@ -16,6 +16,12 @@ from processing_core.definition.parameters import NO_DEFAULT, Parameter
 from processing_core.definition.resources import Resources, SecretRef
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.task import RunContext, TaskBase
+from processing_core.definition.volumes import (
+    Volume,
+    declared_volumes_problems,
+    placed_volumes,
+    volume_set_problems,
+)
 from processing_core.errors import WorkflowDefinitionError
 
 if TYPE_CHECKING:
@@ -34,7 +40,14 @@ UpstreamRef = type[TaskBase] | str
 
 
 # What add_node may set for one node, over what the task class declares.
-NODE_OVERRIDES = ("retries", "retry_delay", "execution_timeout", "resources", "resource_profile")
+NODE_OVERRIDES = (
+    "retries",
+    "retry_delay",
+    "execution_timeout",
+    "resources",
+    "resource_profile",
+    "volumes",
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,7 @@ class Workflow:
         max_active_runs: int | None = None,
         catchup: bool = False,
         parameters: Sequence[Parameter] = (),
+        volumes: Sequence[Volume] = (),
     ) -> None:
         parts = {"input_data": input_data, "output_data": output_data, "category": category}
         if detail is not None:
@@ -127,6 +141,10 @@ class Workflow:
         # while paused); off by default, as in Airflow.
         self.catchup = catchup
         self.parameters = tuple(parameters)
+        # Mounted by every task's container (see processing_core.Volume).
+        self.volumes: Sequence[Volume] = (
+            tuple(volumes) if isinstance(volumes, list | tuple) else volumes
+        )
         self._nodes: dict[str, TaskNode] = {}
 
     def __repr__(self) -> str:
@@ -148,12 +166,13 @@ class Workflow:
         execution_timeout: timedelta | None = None,
         resources: Resources | None = None,
         resource_profile: str | None = None,
+        volumes: Sequence[Volume] | None = None,
     ) -> TaskNode:
         """Add a task class; `upstreams` are task classes or task ids (also ones added later).
 
-        `retries`, `retry_delay`, `execution_timeout`, `resources` and `resource_profile`
-        override what the class declares, for this node only (None: as the class declares),
-        so one class can run with two sizes, in two workflows or twice in one.
+        `retries`, `retry_delay`, `execution_timeout`, `resources`, `resource_profile` and
+        `volumes` override what the class declares, for this node only (None: as the class
+        declares), so one class can run with two sizes, in two workflows or twice in one.
 
         Raises WorkflowDefinitionError at once for what can be known now: the class, its
         declarations, the overrides and the task id. References are checked by `validate()`.
@@ -164,6 +183,7 @@ class Workflow:
             "execution_timeout": execution_timeout,
             "resources": resources,
             "resource_profile": resource_profile,
+            "volumes": tuple(volumes) if isinstance(volumes, list) else volumes,
         }
         overrides = {name: value for name, value in given.items() if value is not None}
         if not (inspect.isclass(task) and issubclass(task, TaskBase)):
@@ -292,7 +312,12 @@ class Workflow:
         if not edge_problems:
             found.extend(self._prefixed(_cycle_problems(edges)))
         profiles = settings.profiles()
+        found.extend(self._prefixed(declared_volumes_problems(self.volumes, "Workflow volumes")))
         for node in self._nodes.values():
+            placed = placed_volumes(settings.volumes(), self.volumes, node)
+            found.extend(
+                self._message(problem, task=node.task_id) for problem in volume_set_problems(placed)
+            )
             task = node.task_class
             if issubclass(task, SparkTaskBase) and not spark.declared_problems(
                 task.spark_resources
@@ -470,6 +495,7 @@ def task_class_problems(task: type[TaskBase]) -> list[str]:
     if not isinstance(task.resource_profile, str):
         found.append(f"resource_profile must be a profile name, not {task.resource_profile!r}")
     found.extend(_secret_problems(task.secrets))
+    found.extend(declared_volumes_problems(task.volumes, "volumes"))
     if issubclass(task, SparkTaskBase):
         found.extend(spark.declared_problems(task.spark_resources))
     module, _, qualname = task.import_path().partition(":")

@@ -13,6 +13,7 @@ from processing_core.config import ResourceProfileSettings, Settings
 from processing_core.definition import naming
 from processing_core.definition.parameters import Parameter, parameter_data
 from processing_core.definition.task import TaskBase
+from processing_core.definition.volumes import Volume
 from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.spec import Call
 
@@ -43,6 +44,8 @@ class NodeContext:
     profile: ResourceProfileSettings
     settings: Settings
     declared_parameters: tuple[Parameter, ...] = ()
+    # What the task's container mounts: K8S_VOLUMES, the Workflow's, the node's or class's.
+    volumes: tuple[Volume, ...] = ()
 
 
 def pod_labels(node: TaskNode, context: NodeContext) -> dict[str, str]:

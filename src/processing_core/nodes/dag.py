@@ -11,6 +11,7 @@ from processing_core.config import Settings, load_settings
 from processing_core.definition import naming
 from processing_core.definition.parameters import NO_DEFAULT, Parameter
 from processing_core.definition.spark_task import SparkTaskBase
+from processing_core.definition.volumes import placed_volumes, unique
 from processing_core.definition.workflow import TaskNode, Workflow
 from processing_core.errors import ExportError, WorkflowDefinitionError
 from processing_core.nodes.common import NodeContext, markdown, status_callback
@@ -100,6 +101,14 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
             profile=profiles[node.declared.resource_profile],
             settings=options.settings,
             declared_parameters=workflow.parameters,
+            volumes=tuple(
+                unique(
+                    volume
+                    for _, volume in placed_volumes(
+                        options.settings.volumes(), workflow.volumes, node
+                    )
+                )
+            ),
         )
         operator = _adapter(options.target, node.task_class)(node, context)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from processing_core.definition import naming
+from processing_core.definition.volumes import Volume
 from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.common import (
     TRACE_CONTEXT_ENV,
@@ -74,8 +75,43 @@ def kubernetes_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         kwargs["service_account_name"] = context.settings.k8s_service_account
     if context.settings.image_pull_secret_names():
         kwargs["image_pull_secrets"] = ",".join(context.settings.image_pull_secret_names())
+    if context.volumes:
+        kwargs["volumes"] = [_volume(volume) for volume in context.volumes]
+        kwargs["volume_mounts"] = [
+            Call(
+                f"{K8S_MODELS}:V1VolumeMount",
+                kwargs={
+                    "name": volume.name,
+                    "mount_path": volume.mount_path,
+                    "read_only": volume.read_only,
+                },
+            )
+            for volume in context.volumes
+        ]
     kwargs |= context.profile.placement()
     return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
+
+
+def _volume(volume: Volume) -> Call:
+    """A V1Volume with its source, as kubernetes' models spell the pod's `volumes` entry."""
+    source: dict[str, Any]
+    if volume.claim is not None:
+        model, key, source = (
+            "V1PersistentVolumeClaimVolumeSource",
+            "persistent_volume_claim",
+            {"claim_name": volume.claim, "read_only": volume.read_only},
+        )
+    elif volume.config_map is not None:
+        model, key, source = "V1ConfigMapVolumeSource", "config_map", {"name": volume.config_map}
+    elif volume.secret is not None:
+        model, key, source = "V1SecretVolumeSource", "secret", {"secret_name": volume.secret}
+    else:
+        limit = {"size_limit": volume.size_limit} if volume.size_limit else {}
+        model, key, source = "V1EmptyDirVolumeSource", "empty_dir", limit
+    return Call(
+        f"{K8S_MODELS}:V1Volume",
+        kwargs={"name": volume.name, key: Call(f"{K8S_MODELS}:{model}", kwargs=source)},
+    )
 
 
 def _env_from(kind: str, name: str) -> Call:

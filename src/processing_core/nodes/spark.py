@@ -49,6 +49,8 @@ def spark_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     labels = pod_labels(node, context)
     annotations = pod_annotations(node, context)
     pod: dict[str, Any] = {"labels": labels, "env": _environment(task)}
+    # Driver and executors mount the same storage: executors read and write the shared data.
+    mounts = [volume.pod_mount() for volume in context.volumes]
     if context.settings.env_from():
         pod["envFrom"] = [
             {"configMapRef" if kind == "configmap" else "secretRef": {"name": name}}
@@ -64,7 +66,7 @@ def spark_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         "memoryOverhead": f"{resources.driver_memory_overhead_mb}m",
         "annotations": {**annotations, **resources.driver_annotations},
         **pod,
-        "volumeMounts": [XCOM_MOUNT],
+        "volumeMounts": [XCOM_MOUNT, *mounts],
         "sidecars": [XCOM_SIDECAR],
     }
     executor = {
@@ -75,6 +77,8 @@ def spark_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         "annotations": {**annotations, **resources.executor_annotations},
         **pod,
     }
+    if mounts:
+        executor["volumeMounts"] = mounts
     spec: dict[str, Any] = {
         "type": "Python",
         "pythonVersion": "3",
@@ -87,7 +91,7 @@ def spark_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         "restartPolicy": _restart_policy(task),
         "driver": driver,
         "executor": executor,
-        "volumes": [XCOM_VOLUME],
+        "volumes": [XCOM_VOLUME, *(volume.pod_volume() for volume in context.volumes)],
     }
     if context.settings.image_pull_secret_names():
         spec["imagePullSecrets"] = context.settings.image_pull_secret_names()
