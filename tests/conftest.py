@@ -156,6 +156,19 @@ def template_context(
     return context
 
 
+@pytest.fixture(scope="session")
+def crd_validator():
+    """The Spark Operator's SparkApplication schema (v1beta2), from its CRD."""
+    import jsonschema
+    import yaml
+
+    crd = yaml.safe_load(
+        (TESTS_DIR / "schemas" / "sparkoperator.k8s.io_sparkapplications.yaml").read_text()
+    )
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1beta2"]
+    return jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"])
+
+
 def option(arguments: list[str], name: str) -> str:
     """The value of `--name=value` among an entrypoint's arguments."""
     (value,) = [a.split("=", 1)[1] for a in arguments if a.startswith(f"--{name}=")]

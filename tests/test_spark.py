@@ -12,10 +12,8 @@ import invalid_tasks as t
 import jsonschema
 import pytest
 import sample_tasks
-import yaml
 from conftest import (
     EXAMPLE_VERSION,
-    TESTS_DIR,
     load_dagbag,
     option,
     run_cli,
@@ -30,15 +28,6 @@ from processing_core.nodes.spark import XCOM_MOUNT, XCOM_SIDECAR, XCOM_VOLUME
 # py4j logs "Closing down clientserver connection" at interpreter exit, after pytest has
 # closed the streams it captured; that line says nothing about the tests.
 logging.getLogger("py4j").setLevel(logging.WARNING)
-
-CRD = TESTS_DIR / "schemas" / "sparkoperator.k8s.io_sparkapplications.yaml"
-
-
-@pytest.fixture(scope="module")
-def crd_validator() -> jsonschema.Validator:
-    crd = yaml.safe_load(CRD.read_text())
-    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1beta2"]
-    return jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"])
 
 
 class FakeTaskInstance:

@@ -12,7 +12,7 @@ import pytest
 import sample_tasks
 from conftest import EXAMPLE_VERSION, load_dagbag, run_cli
 from test_pods import K8S_VERSION, all_kubernetes_tasks, pod_manifest
-from test_spark import crd_validator, spark_operators, submitted_application  # noqa: F401
+from test_spark import spark_operators, submitted_application
 
 from processing_core import TaskBase, Volume, Workflow, WorkflowDefinitionError
 from processing_core.config import load_settings
