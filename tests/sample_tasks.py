@@ -119,6 +119,14 @@ class SparkCount(SparkTaskBase):
         self.rolled_back_with_session = self._spark is not None
 
 
+class SparkFails(SparkTaskBase):
+    """Counts with Spark, then fails: its message must reach Airflow through spark-submit."""
+
+    def run(self) -> None:
+        count = self.spark.range(3).count()
+        raise RuntimeError(f"counted {count}, then failed on purpose")
+
+
 class SparkSized(SparkTaskBase):
     spark_resources = SparkResources(
         executor_memory="3g",

@@ -29,6 +29,8 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory, local_dags: Path) -> 
         AIRFLOW__CORE__DAGS_FOLDER=str(local_dags),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        # Spark tasks of the local target go through spark-submit (pyspark's) to this master.
+        AIRFLOW_CONN_SPARK_DEFAULT=json.dumps({"conn_type": "spark", "host": "local[2]"}),
     )
     migrate = subprocess.run(
         [str(VENV_BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True,
@@ -58,8 +60,13 @@ def task_states(env: dict[str, str], dag_id: str) -> dict[str, str]:
 
 def xcom_results(env: dict[str, str], dag_id: str) -> dict[str, dict]:
     sql = "SELECT task_id, value FROM xcom WHERE dag_id = ? AND key = 'return_value'"
-    # The local target's XCom is the result line the entrypoint printed, stored as JSON text.
-    return {task_id: json.loads(json.loads(value)) for task_id, value in query(env, sql, dag_id)}
+    results = {task_id: json.loads(value) for task_id, value in query(env, sql, dag_id)}
+    # A BashOperator's XCom is the result line the entrypoint printed (JSON text); a Spark
+    # task's (spark-submit) is the result document itself.
+    return {
+        task_id: json.loads(value) if isinstance(value, str) else value
+        for task_id, value in results.items()
+    }
 
 
 def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_home, tmp_path):
@@ -88,6 +95,8 @@ def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_h
     assert manifest["statistics"] == results["frame_statistics"]["outputs"]
     assert len(manifest["statistics"]["frames"]) == 4
     assert results["frame_statistics"]["metrics"] == {"pixels": 4 * 8 * 8}
+    # ... submitted by SparkSubmitOperator to the master of the spark_default connection
+    assert "Spark-Submit cmd: spark-submit --master local[2]" in completed.stdout
     assert manifest["product_path"] == results["make_products"]["outputs"]["product_path"]
     assert manifest["workflow"] == "l0_to_l1_vbi"
     assert manifest["version"] == EXAMPLE_VERSION
@@ -144,7 +153,7 @@ def test_sys_exit_never_passes_for_success_and_late_output_never_becomes_xcom(
     assert completed.returncode == 0, completed.stderr
     env = {**airflow_home, "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
     dag_id = "raw_to_checked_exits_1.0.0"
-    dags_test(env, dag_id, {"markers": str(tmp_path / "markers")})
+    completed = dags_test(env, dag_id, {"markers": str(tmp_path / "markers")})
     states = task_states(env, dag_id)
     assert states == {
         "exits_zero": "failed",  # rolled back after sys.exit(0): never a success
@@ -153,7 +162,12 @@ def test_sys_exit_never_passes_for_success_and_late_output_never_becomes_xcom(
         "after_exit_99": "upstream_failed",
         "noisy": "success",
         "after_noisy": "success",
+        "spark_fails": "failed",
     }, states
+    # spark-submit's exit code says little: the task's own error is what Airflow reports.
+    assert "Spark task spark_fails failed: RuntimeError: counted 3, then failed on purpose" in (
+        completed.stdout + completed.stderr
+    )
     results = xcom_results(env, dag_id)
     # The noisy task printed after its result (atexit, a thread): its XCom is still the result.
     assert results["noisy"]["status"] == "success"

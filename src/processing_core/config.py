@@ -415,6 +415,12 @@ class Settings(BaseSettings):
             "application instead of starting local Spark."
         ),
     )
+    spark_conn_id: str = Field(
+        default="spark_default",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Airflow connection of the Spark master that Spark tasks of the `local` "
+        "target are submitted to (spark-submit, client mode: the driver runs on the worker).",
+    )
     spark_local_master: str = Field(
         default="local[2]",
         pattern=r"^local(\[([0-9]+|\*)\])?$",

@@ -222,8 +222,15 @@ def _schema_problem(parameter: Parameter, value: Any) -> str | None:
 
 
 def parameter_data(declared: Sequence[Parameter]) -> list[dict[str, Any]]:
-    """Declarations as JSON data, in declaration order."""
-    return [parameter.as_data() for parameter in declared]
+    """What resolving a run's parameters needs of the declarations (not the texts for people),
+    as JSON data, in declaration order."""
+    return [
+        {key: value for key, value in parameter.as_data().items() if key not in _FOR_PEOPLE}
+        for parameter in declared
+    ]
+
+
+_FOR_PEOPLE = ("description", "title")
 
 
 def parameters_from_data(data: object) -> tuple[Parameter, ...]:

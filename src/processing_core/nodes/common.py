@@ -165,7 +165,11 @@ def base_operator_kwargs(node: TaskNode, context: NodeContext) -> dict[str, Any]
 
 
 def run_task_arguments(
-    node: TaskNode, context: NodeContext, run_values: Mapping[str, str], *, result_path: str
+    node: TaskNode,
+    context: NodeContext,
+    run_values: Mapping[str, str],
+    *,
+    result_path: str | None,
 ) -> list[str]:
     """`processing-core run-task` arguments; `run_values` holds the run's values (templates
     or shell variables) by option name, as RUN_TEMPLATES and `inputs`."""
@@ -184,7 +188,9 @@ def run_task_arguments(
         # So `run-task` applies defaults and checks values as Airflow does, wherever it runs.
         declared = jinja_safe_json(parameter_data(context.declared_parameters))
         arguments.append(f"--declared-parameters={declared}")
-    return [*arguments, f"--result-path={result_path}"]
+    if result_path is not None:  # None: the operator adds its own
+        arguments.append(f"--result-path={result_path}")
+    return arguments
 
 
 def inputs_template(upstream_task_ids: tuple[str, ...]) -> str | None:

@@ -18,6 +18,7 @@ from processing_core.nodes.common import NodeContext, markdown, status_callback
 from processing_core.nodes.kubernetes import kubernetes_operator
 from processing_core.nodes.local import local_operator
 from processing_core.nodes.spark import spark_operator
+from processing_core.nodes.spark_submit import spark_submit_operator
 from processing_core.nodes.spec import Call, DagSpec, OperatorSpec, plain_data, plain_operator
 
 Target = Literal["kubernetes", "local"]
@@ -135,9 +136,10 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
 
 
 def _adapter(target: str, task: type) -> Callable[[TaskNode, NodeContext], OperatorSpec]:
-    """The node adapter for a task on a target: local runs everything on the worker."""
+    """The node adapter for a task on a target: local runs on the Airflow worker (Spark tasks
+    through spark-submit to SPARK_CONN_ID's master), kubernetes in the pipeline image."""
     if target == "local":
-        return local_operator
+        return spark_submit_operator if issubclass(task, SparkTaskBase) else local_operator
     return spark_operator if issubclass(task, SparkTaskBase) else kubernetes_operator
 
 
