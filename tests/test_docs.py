@@ -9,6 +9,7 @@ from conftest import REPO_ROOT, run_cli
 
 from processing_core.cli import app
 from processing_core.config import Settings, settings_markdown
+from processing_core.runtime.command import parser as run_task_parser
 
 README = (REPO_ROOT / "README.md").read_text()
 
@@ -41,6 +42,20 @@ def test_readme_names_every_command_and_option():
             for flag in parameter.opts:
                 if flag.startswith("--") and flag != "--help":
                     assert flag in README, f"{name} {flag}"
+    # run-task's options are argparse's (parsed before typer is imported).
+    for action in run_task_parser()._actions:
+        for flag in action.option_strings:
+            if flag.startswith("--") and flag != "--help":
+                assert flag in README, f"run-task {flag}"
+
+
+def test_run_task_help_lists_its_options_and_exit_codes():
+    shown = run_cli("run-task", "--help")
+    assert shown.returncode == 0
+    assert "--declared-parameters" in shown.stdout
+    assert "143" in shown.stdout  # the exit codes
+    listed = run_cli("--help")
+    assert "run-task" in listed.stdout
 
 
 def test_readme_quickstart_commands_are_the_tested_ones():

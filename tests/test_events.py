@@ -232,9 +232,13 @@ def test_bad_event_settings_name_the_variable(monkeypatch, variable, value, frag
     with pytest.raises(SettingsError) as caught:
         load_settings()
     assert fragment in str(caught.value)
-    completed = run_cli("run-task", "sample_tasks:Echo", *IDENTITY, **{variable: value})
+    events_on = {variable: value, "EVENTS_ENABLED": "true"}
+    completed = run_cli("run-task", "sample_tasks:Echo", *IDENTITY, **events_on)
     assert completed.returncode == 2
     assert fragment in completed.stderr
+    # With events off no event setting is read: it cannot fail the task.
+    quiet = run_cli("run-task", "sample_tasks:Echo", *IDENTITY, **{variable: value})
+    assert quiet.returncode == 0, quiet.stderr
 
 
 def test_mesh_config_gives_the_address_and_isb_host_wins(monkeypatch):

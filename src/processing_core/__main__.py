@@ -1,3 +1,3 @@
-from processing_core.cli import main
+from processing_core.console import main
 
 main()

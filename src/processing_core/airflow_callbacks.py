@@ -47,9 +47,10 @@ class StatusCallback:
             _log.exception("processing-core could not publish the %s event", self.kind)
 
     def _publish(self, context: Mapping[str, Any]) -> None:
-        from processing_core.config import load_settings
+        from processing_core.config import EventSettings, load
 
-        settings = load_settings()
+        # Only what events need: no other setting can silence a callback.
+        settings = load(EventSettings)
         if not settings.events_enabled:
             return
         from processing_core.masking import register_secrets

@@ -8,7 +8,6 @@ a traceback, unless `--debug` (or PROCESSING_CORE_DEBUG) asks for one. All of it
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -166,107 +165,20 @@ def list_workflows(package: PackageArgument, version: VersionOption = None) -> N
     Console().print(table)
 
 
-@app.command("run-task")
-def run_task(
-    task: Annotated[str, typer.Argument(help="The task class, as `package.module:ClassName`.")],
-    workflow_name: Annotated[str, typer.Option(help="Name of the workflow running the task.")],
-    workflow_version: Annotated[str, typer.Option(help="Version of that workflow.")],
-    task_id: Annotated[str, typer.Option(help="The task's id in the workflow.")],
-    dag_id: Annotated[str | None, typer.Option(help="The Airflow dag_id.")] = None,
-    run_id: Annotated[str, typer.Option(help="Airflow's run id.")] = "manual",
-    try_number: Annotated[int, typer.Option(min=1, help="Airflow's try number.")] = 1,
-    parameters: Annotated[str, typer.Option(help="The run's parameters as a JSON object.")] = "{}",
-    inputs: Annotated[
-        str, typer.Option(help="Upstream task id -> its result (or outputs), a JSON object.")
-    ] = "{}",
-    declared_parameters: Annotated[
-        str,
-        typer.Option(
-            help="The workflow's parameter declarations (a JSON list, as the DAG file passes); "
-            "defaults are applied and values checked as Airflow does."
-        ),
-    ] = "",
-    logical_date: Annotated[
-        str, typer.Option(help="The run's logical date, ISO 8601 (empty: none).")
-    ] = "",
-    data_interval_start: Annotated[
-        str, typer.Option(help="Start of the run's data interval, ISO 8601 (empty: none).")
-    ] = "",
-    data_interval_end: Annotated[
-        str, typer.Option(help="End of the run's data interval, ISO 8601 (empty: none).")
-    ] = "",
-    run_type: Annotated[
-        str, typer.Option(help="Airflow's run type: manual, scheduled, backfill, ...")
-    ] = "manual",
-    conf: Annotated[str, typer.Option(help="The DAG run's conf, a JSON object.")] = "{}",
-    result_path: Annotated[
-        str | None,
-        typer.Option(
-            help="Where to write the result JSON; `-` for standard output. "
-            "Default: RESULT_PATH, else not written."
-        ),
-    ] = None,
-) -> None:
+@app.command(
+    "run-task",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def run_task(context: typer.Context) -> None:
     """Run one task: pre_run, run, post_run (rollback on failure or SIGTERM); write its result.
 
-    Every outcome writes a result and sends a final event. Exit codes: 0 success, 1 the task
-    failed (or its result could not be written), 2 the task, its inputs or the settings
-    could not be loaded, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+    Options: `processing-core run-task --help` (parsed apart from the rest of the command
+    line, so a task's start imports only what it uses).
     """
-    from processing_core.masking import MaskingStream, register_secrets
+    from processing_core.runtime.command import run_task_main
 
-    # From here on, every byte the run writes to standard output or error is masked.
-    sys.stdout = MaskingStream(sys.stdout)
-    sys.stderr = MaskingStream(sys.stderr)
-
-    from processing_core.config import load_settings
-    from processing_core.definition.task import RunContext, TaskBase
-    from processing_core.runtime import entrypoint
-    from processing_core.runtime.logging import configure_logging
-    from processing_core.runtime.result import ResultPathError
-
-    try:
-        settings = load_settings()
-    except ProcessingCoreError as error:
-        _error(str(error))
-        raise typer.Exit(code=entrypoint.EXIT_UNUSABLE_INPUT) from None
-    register_secrets(settings.secret_values())
-    configure_logging(
-        settings.loguru_level,
-        settings.log_format,
-        route_standard_logging="logging" not in settings.disabled_instrumentations(),
-    )
-    context = RunContext(
-        workflow_name=workflow_name,
-        workflow_version=workflow_version,
-        task_id=task_id,
-        run_id=run_id,
-        try_number=try_number,
-        dag_id=dag_id,
-    )
-
-    def resolve() -> tuple[type[TaskBase], RunContext]:
-        task_class = entrypoint.load_task_class(task)
-        # The task's Secret values are in its environment: keep them out of every text.
-        register_secrets(os.environ.get(variable) for variable in task_class.secrets)
-        return task_class, entrypoint.complete_context(
-            context,
-            parameters=parameters,
-            inputs=inputs,
-            declared_parameters=declared_parameters,
-            logical_date=logical_date,
-            data_interval_start=data_interval_start,
-            data_interval_end=data_interval_end,
-            run_type=run_type,
-            conf=conf,
-        )
-
-    try:
-        code = entrypoint.run(resolve, context, result_path or settings.result_path, settings)
-    except ResultPathError as error:
-        _error(str(error))
-        raise typer.Exit(code=entrypoint.EXIT_UNUSABLE_INPUT) from None
-    raise typer.Exit(code=code)
+    raise typer.Exit(code=run_task_main(list(context.args)))
 
 
 @app.command()
@@ -325,11 +237,11 @@ def verify(archive: Annotated[Path, typer.Argument(help="A bundle made by `bundl
     """Check a bundle as `install` would (manifest, names, listed files only, sizes, checksums),
     then that Airflow loads every DAG file with the tasks the manifest lists.
     """
-    from processing_core.config import load_settings
+    from processing_core.config import ReleaseSettings, load
     from processing_core.release.archive import BundleLimits
     from processing_core.release.verify import verify_bundle
 
-    problems = verify_bundle(archive, BundleLimits.from_settings(load_settings()))
+    problems = verify_bundle(archive, BundleLimits.from_settings(load(ReleaseSettings)))
     if problems:
         typer.secho(f"Error: {archive} is not sound:", fg=typer.colors.RED, err=True)
         for problem in problems:
@@ -387,11 +299,11 @@ def install(
     files the manifest lists. Installs and prunes of one DAGs folder take turns (a lock),
     and whatever a killed one left beside the folder is cleared by the next.
     """
-    from processing_core.config import load_settings
+    from processing_core.config import ReleaseSettings, load
     from processing_core.release.archive import BundleLimits
     from processing_core.release.install import install_bundle
 
-    limits = BundleLimits.from_settings(load_settings())
+    limits = BundleLimits.from_settings(load(ReleaseSettings))
     installed = install_bundle(archive, dags_folder, limits)
     typer.echo(f"installed {installed.distribution} {installed.version} in {installed.folder}")
 
@@ -456,11 +368,11 @@ def events_flush() -> None:
     valid events to its `quarantine/` folder. Exits 1 when some are still kept (the broker
     is unreachable or refuses them).
     """
-    from processing_core.config import load_settings
+    from processing_core.config import EventSettings, load
     from processing_core.events.publisher import EventPublisher
 
     try:
-        settings = load_settings()
+        settings = load(EventSettings)
     except ProcessingCoreError as error:
         raise _fail(error) from None
     with EventPublisher(settings) as publisher:
@@ -495,11 +407,11 @@ def events_tail(
     as_json: Annotated[bool, typer.Option("--json", help="Print each event's JSON body.")] = False,
 ) -> None:
     """Follow live events (from a private queue bound to ISB_EXCHANGE) and print them."""
-    from processing_core.config import load_settings
+    from processing_core.config import EventSettings, load
     from processing_core.events.tail import tail_events
 
     try:
-        settings = load_settings()
+        settings = load(EventSettings)
     except ProcessingCoreError as error:
         raise _fail(error) from None
     from processing_core.events.publisher import PUBLISH_ERRORS, describe
@@ -554,7 +466,9 @@ def spark_main() -> None:
 
 
 def main() -> None:
-    """Console entry point: every error ends as one masked paragraph and exit code 1."""
+    """The typer application's entry point (`processing_core.console.main` dispatches here)."""
+    from processing_core.console import explain
+
     try:
         app(prog_name="processing-core")
     except KeyboardInterrupt:
@@ -567,23 +481,8 @@ def main() -> None:
             from processing_core.masking import mask
 
             sys.stderr.write(mask("".join(traceback.format_exception(error))))
-        _error(_explain(error))
+        _error(explain(error, _state["debug"]))
         sys.exit(1)
-
-
-def _explain(error: Exception) -> str:
-    """One paragraph for an error no command turned into a message of its own."""
-    if isinstance(error, ProcessingCoreError):
-        return str(error)
-    if isinstance(error, OSError):
-        where = " and ".join(str(name) for name in (error.filename, error.filename2) if name)
-        reason = error.strerror or str(error)
-        return f"{where + ': ' if where else ''}{reason}; check the path and its permissions"
-    hint = "" if _state["debug"] else "rerun with --debug for the traceback and "
-    return (
-        f"unexpected {type(error).__name__}: {error}. This is a bug in processing-core: "
-        f"{hint}report it"
-    )
 
 
 if __name__ == "__main__":  # pragma: no cover

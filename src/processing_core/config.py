@@ -1,28 +1,33 @@
-"""Every environment variable processing-core reads, in one typed settings class.
+"""Every environment variable processing-core reads, typed, in one file, one class per concern.
 
-Build time (export) and run time (the task's pod) read the same class, so a variable means
-the same thing everywhere. Field names are the variable names in lower case.
+Export (ExportSettings), a running task (RunSettings; TelemetrySettings when it exports
+spans, EventSettings when it sends events), releases (ReleaseSettings). A variable means the
+same thing everywhere; each side reads only its concerns, so a bad export setting can never
+fail a running task. `Settings` holds them all (the README's table). Field names are the variable
+names in lower case.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import tempfile
-from typing import TYPE_CHECKING, Any, Literal
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from pydantic_settings import SettingsError as SourceError
 
+from processing_core.environment import lowered
 from processing_core.errors import SettingsError
 
 if TYPE_CHECKING:
@@ -46,7 +51,7 @@ class MeshService(BaseModel):
 class RetryConfig(BaseModel):
     """How publishing events retries: attempts, delays growing by `backoff`, random jitter."""
 
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     attempts: int = Field(default=3, ge=1, le=100)
     delay_seconds: float = Field(default=0.2, ge=0)
@@ -66,7 +71,7 @@ class ResourceProfileSettings(BaseModel):
     """Where tasks of one resource profile run: node selection, an Airflow pool, and (for
     the local target, whose tasks run on Airflow's workers) a Celery queue."""
 
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
@@ -107,10 +112,29 @@ def _builtin_profiles() -> dict[str, ResourceProfileSettings]:
     }
 
 
-class Settings(BaseSettings):
-    """processing-core's settings, read from the environment."""
+class _Concern(BaseModel):
+    """Settings of one concern, read from the environment by `load()`."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+    # Built on first use: a side builds the validators of the concerns it reads, no other.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold, for the masker."""
+        return [
+            value.get_secret_value()
+            for value in (getattr(self, name) for name in type(self).model_fields)
+            if isinstance(value, SecretStr)
+        ] + self._derived_secrets()
+
+    def _derived_secrets(self) -> list[str]:
+        return []
+
+
+class ExportSettings(_Concern):
+    """What export writes into DAG files: Kubernetes, images, resource profiles, Spark sizes.
+
+    Read when workflows are exported or validated, never by a running task.
+    """
 
     build_version: str | None = Field(
         default=None,
@@ -119,6 +143,7 @@ class Settings(BaseSettings):
             "(CI sets it from the git tag). Falls back to the installed distribution's version."
         ),
     )
+
     pipeline_image_repository: str | None = Field(
         default=None,
         description=(
@@ -126,20 +151,24 @@ class Settings(BaseSettings):
             "image is `<repository>:<version>`. Default: the workflow package's name."
         ),
     )
+
     k8s_namespace: str = Field(
         default="default",
         pattern=_DNS_LABEL,
         description="Kubernetes namespace the task pods run in.",
     )
+
     k8s_service_account: str | None = Field(
         default=None,
         pattern=_DNS_SUBDOMAIN,
         description="Service account of the task pods (none: the namespace's default).",
     )
+
     k8s_image_pull_secrets: str = Field(
         default="",
         description="Comma-separated names of Secrets used to pull the pipeline image.",
     )
+
     k8s_env_from_configmaps: str = Field(
         default="",
         description=(
@@ -147,29 +176,35 @@ class Settings(BaseSettings):
             "pod and Spark driver and executor: how pods get ISB_HOST, OTEL_*, LOG_FORMAT..."
         ),
     )
+
     k8s_env_from_secrets: str = Field(
         default="",
         description="Comma-separated Secrets whose keys become environment variables of every "
         "task pod and Spark driver and executor (e.g. one holding ISB_PASSWORD).",
     )
+
     k8s_image_pull_policy: ImagePullPolicy = Field(
         default="IfNotPresent",
         description="Image pull policy; versioned tags are immutable, so IfNotPresent is safe.",
     )
+
     k8s_on_finish_action: OnFinishAction = Field(
         default="delete_succeeded_pod",
         description="What happens to a pod when its task ends; failed pods are kept by default.",
     )
+
     k8s_startup_timeout_seconds: int = Field(
         default=600,
         gt=0,
         description="Seconds a pod may take to start (pull and schedule) before the task fails.",
     )
+
     k8s_conn_id: str = Field(
         default="kubernetes_default",
         pattern=r"^[A-Za-z0-9_.-]+$",
         description="Airflow connection id of the Kubernetes cluster.",
     )
+
     k8s_volumes: list[dict[str, Any]] = Field(
         default_factory=list,
         description=(
@@ -179,6 +214,7 @@ class Settings(BaseSettings):
             '"mount_path": "/data"}]`.'
         ),
     )
+
     resource_profiles: dict[str, ResourceProfileSettings] = Field(
         default_factory=dict,
         description=(
@@ -187,135 +223,60 @@ class Settings(BaseSettings):
             "`queue` is the Celery queue of the local target's tasks."
         ),
     )
+
     local_command: str = Field(
         default="processing-core",
         description="Command the `local` export target runs on the Airflow worker.",
     )
-    result_path: str | None = Field(
-        default=None,
-        description=(
-            "Where `run-task` writes the result JSON (`-`: standard output). The Kubernetes "
-            "target passes Airflow's XCom path."
-        ),
-    )
-    loguru_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = (
-        Field(default="INFO", description="Lowest level of log lines written.")
-    )
-    log_format: Literal["human", "json"] | None = Field(
-        default=None,
-        description=(
-            "`human` or `json` (one JSON object per line, for cluster log collection); "
-            "default: human on a terminal, json otherwise."
-        ),
-    )
-
-    # OpenTelemetry: nothing touches the network unless an endpoint is set.
-    otel_service_name: str = Field(
-        default="processing-core", description="service.name of traces and metrics."
-    )
-    otel_exporter_otlp_endpoint: str | None = Field(
-        default=None,
-        pattern=r"^https?://",
-        description="OTLP endpoint of both signals (what the OpenTelemetry Operator injects), "
-        "e.g. `http://collector:4318`; over http/protobuf `/v1/traces` and `/v1/metrics` are "
-        "appended. A signal's own endpoint wins.",
-    )
-    otel_exporter_otlp_traces_endpoint: str | None = Field(
-        default=None,
-        pattern=r"^https?://",
-        description="OTLP/HTTP endpoint for spans, e.g. `http://collector:4318/v1/traces`.",
-    )
-    otel_exporter_otlp_metrics_endpoint: str | None = Field(
-        default=None,
-        pattern=r"^https?://",
-        description="OTLP/HTTP endpoint for metrics, e.g. `http://collector:4318/v1/metrics`.",
-    )
-    otel_exporter_otlp_protocol: Literal["http/protobuf", "grpc"] = Field(
-        default="http/protobuf",
-        description="OTLP transport of both endpoints: `http/protobuf` or `grpc` "
-        "(gRPC endpoints are `host:port`, e.g. `http://collector:4317`).",
-    )
-    otel_exporter_otlp_headers: SecretStr | None = Field(
-        default=None,
-        description="Headers sent with both signals, `key=value,key2=value2` (values "
-        "URL-encoded), e.g. `Authorization=Bearer%20...` (never shown).",
-    )
-    otel_exporter_otlp_traces_headers: SecretStr | None = Field(
-        default=None, description="Headers sent with spans; win over OTEL_EXPORTER_OTLP_HEADERS."
-    )
-    otel_exporter_otlp_metrics_headers: SecretStr | None = Field(
-        default=None,
-        description="Headers sent with metrics; win over OTEL_EXPORTER_OTLP_HEADERS.",
-    )
-    otel_exporter_otlp_certificate: str | None = Field(
-        default=None,
-        description="CA certificate file (PEM) that https and TLS gRPC endpoints are checked "
-        "against; default: the system's trusted certificates.",
-    )
-    otel_exporter_otlp_traces_insecure: bool = Field(
-        default=False,
-        description="gRPC only: send spans over a plaintext channel. Never turns off "
-        "certificate checks for https.",
-    )
-    otel_exporter_otlp_metrics_insecure: bool = Field(
-        default=False,
-        description="gRPC only: send metrics over a plaintext channel. Never turns off "
-        "certificate checks for https.",
-    )
-    otel_python_disabled_instrumentations: str = Field(
-        default="",
-        description="Comma-separated instrumentations not to enable (`logging` keeps the "
-        "standard library's logging out of loguru).",
-    )
-    pod_name: str | None = Field(
-        default=None, description="The task pod's name (set by generated pods, downward API)."
-    )
-    pod_namespace: str | None = Field(
-        default=None, description="The task pod's namespace (set by generated pods)."
-    )
-    traceparent: str | None = Field(
-        default=None,
-        description="W3C trace context of Airflow's task (set by the generated operators); "
-        "the task's span continues that trace.",
-    )
-    tracestate: str | None = Field(default=None, description="W3C trace state, with TRACEPARENT.")
 
     # Spark tasks: defaults for every Spark task's SparkApplication; a task class's
     # spark_resources wins field by field. Memory in MB (or with a unit: 2g, 512m).
     spark_on_k8s_driver_cpu: int = Field(default=1, gt=0, description="Spark driver cores.")
+
     spark_on_k8s_driver_memory: int = Field(default=1024, description="Spark driver memory in MB.")
+
     spark_on_k8s_driver_memory_overhead: int = Field(
         default=512, description="Spark driver memory overhead in MB."
     )
+
     spark_on_k8s_executor_cpu: int = Field(default=1, gt=0, description="Spark executor cores.")
+
     spark_on_k8s_executor_memory: int = Field(
         default=1024, description="Spark executor memory in MB."
     )
+
     spark_on_k8s_executor_memory_overhead: int = Field(
         default=512, description="Spark executor memory overhead in MB."
     )
+
     spark_on_k8s_executor_initial_instances: int = Field(
         default=2, gt=0, description="Executors at start."
     )
+
     spark_on_k8s_executor_min_instances: int = Field(
         default=2, gt=0, description="Fewest executors; below max turns on dynamic allocation."
     )
+
     spark_on_k8s_executor_max_instances: int = Field(default=2, gt=0, description="Most executors.")
+
     spark_on_k8s_spark_driver_annotations: dict[str, str] = Field(
         default_factory=dict,
         description=(
             'JSON object of annotations for driver pods, e.g. `{"my.annotation/driver": "v"}`.'
         ),
     )
+
     spark_on_k8s_spark_executor_annotations: dict[str, str] = Field(
         default_factory=dict,
         description="JSON object of annotations for executor pods.",
     )
+
     spark_on_k8s_spark_version: str = Field(
         default="4.0.1",
         pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
         description="Spark version of the pipeline image (the SparkApplication's sparkVersion).",
     )
+
     spark_on_k8s_main_application_file: str = Field(
         default="local:///opt/processing-core/spark_main.py",
         pattern=r"^[A-Za-z0-9+.-]+://[A-Za-z0-9_./-]+$",
@@ -324,126 +285,23 @@ class Settings(BaseSettings):
             "(`processing-core spark-main` prints the installed file to link there)."
         ),
     )
-    # Status events on the interservice bus (RabbitMQ).
-    events_enabled: bool = Field(
-        default=True, description="Publish task status events to RabbitMQ."
-    )
-    isb_host: str | None = Field(
-        default=None,
-        description="RabbitMQ host; default MESH_CONFIG's interservice-bus, else localhost.",
-    )
-    isb_port: int | None = Field(
-        default=None,
-        gt=0,
-        lt=65536,
-        description="RabbitMQ port; default MESH_CONFIG's interservice-bus, else 5672.",
-    )
-    mesh_config: dict[str, MeshService] = Field(
-        default_factory=dict,
-        description=(
-            'JSON object of service addresses, e.g. `{"interservice-bus": {"mesh_address": '
-            '"localhost", "mesh_port": 5672}}`.'
-        ),
-    )
-    isb_username: str = Field(default="guest", description="RabbitMQ user.")
-    isb_password: SecretStr = Field(
-        default=SecretStr("guest"), description="RabbitMQ password (never shown)."
-    )
-    isb_exchange: str = Field(
-        default="processing-core.events",
-        pattern=r"^[A-Za-z0-9_.:-]{1,255}$",
-        description="Topic exchange events are published to; routing key = event kind.",
-    )
-    isb_queue: str = Field(
-        default="processing-core.events",
-        pattern=r"^[A-Za-z0-9_.:-]{1,255}$",
-        description="Durable queue the library declares and binds to the exchange (all kinds).",
-    )
-    isb_queue_type: Literal["classic", "quorum"] = Field(
-        default="classic", description="Type of that queue: classic or quorum."
-    )
-    isb_timeout_seconds: float = Field(
-        default=5.0,
-        gt=0,
-        le=600,
-        description="Seconds to wait for RabbitMQ to connect, confirm or close before an event "
-        "goes to the outbox; a broker that stalls is not tried again in the same run.",
-    )
-    retry_config: RetryConfig = Field(
-        default_factory=RetryConfig,
-        description=(
-            "JSON object: attempts, delay_seconds, max_delay_seconds, backoff, jitter_seconds "
-            "of publishing before an event goes to the outbox."
-        ),
-    )
-    events_outbox: str = Field(
-        default_factory=lambda: os.path.join(tempfile.gettempdir(), "processing-core-outbox"),
-        description=(
-            "Folder keeping events the broker did not confirm, until they are delivered; "
-            "mount a volume there to keep them across pods."
-        ),
-    )
-    # Publishing DAG bundles to an artifact repository (Artifactory).
-    artifactory_token: SecretStr | None = Field(
-        default=None, description="Access token for publishing bundles (never shown)."
-    )
-    artifactory_username: str | None = Field(
-        default=None, description="User for publishing bundles, with ARTIFACTORY_PASSWORD."
-    )
-    artifactory_password: SecretStr | None = Field(
-        default=None, description="Password of ARTIFACTORY_USERNAME (never shown)."
-    )
-    bundle_max_file_bytes: int = Field(
-        default=16 << 20,
-        gt=0,
-        description="Largest file a DAG bundle may unpack to; `verify` and `install` refuse "
-        "bigger ones (a zip bomb is refused before it is unpacked).",
-    )
-    bundle_max_total_bytes: int = Field(
-        default=256 << 20,
-        gt=0,
-        description="Largest total a DAG bundle may unpack to (`verify`, `install`).",
-    )
-    processing_core_debug: bool = Field(
-        default=False,
-        description="Show the full (masked) traceback of a command's error, as `--debug` does.",
-    )
-    pyspark_gateway_port: int | None = Field(
-        default=None,
-        description=(
-            "Set by spark-submit, not by people: when present, a Spark task joins the submitted "
-            "application instead of starting local Spark."
-        ),
-    )
+
     spark_conn_id: str = Field(
         default="spark_default",
         pattern=r"^[A-Za-z0-9_.-]+$",
         description="Airflow connection of the Spark master that Spark tasks of the `local` "
         "target are submitted to (spark-submit, client mode: the driver runs on the worker).",
     )
-    spark_local_master: str = Field(
-        default="local[2]",
-        pattern=r"^local(\[([0-9]+|\*)\])?$",
-        description="Spark master of a Spark task run outside Kubernetes (local mode).",
-    )
-
-    @field_validator("loguru_level", mode="before")
-    @classmethod
-    def _level_in_any_case(cls, value: object) -> object:
-        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator(
-        "otel_exporter_otlp_headers",
-        "otel_exporter_otlp_traces_headers",
-        "otel_exporter_otlp_metrics_headers",
+        "build_version",
+        "pipeline_image_repository",
+        "k8s_service_account",
         mode="before",
     )
     @classmethod
-    def _headers(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip():
-            parse_headers(value)  # raises naming the shape, never the (secret) text
-            return value
-        return None if value == "" else value
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
 
     @field_validator("k8s_volumes")
     @classmethod
@@ -465,32 +323,6 @@ class Settings(BaseSettings):
         if problem:
             raise ValueError(problem)
         return value
-
-    @model_validator(mode="after")
-    def _outbox_is_a_folder(self) -> Settings:
-        path = self.events_outbox
-        if self.events_enabled and os.path.exists(path) and not os.path.isdir(path):
-            raise ValueError(
-                f"EVENTS_OUTBOX {path!r} is a file; it must be a folder (or not exist yet)"
-            )
-        return self
-
-    @field_validator(
-        "build_version",
-        "pipeline_image_repository",
-        "k8s_service_account",
-        "log_format",
-        "otel_exporter_otlp_endpoint",
-        "otel_exporter_otlp_traces_endpoint",
-        "otel_exporter_otlp_metrics_endpoint",
-        "otel_exporter_otlp_certificate",
-        "traceparent",
-        "tracestate",
-        mode="before",
-    )
-    @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return value or None
 
     @field_validator("k8s_image_pull_secrets", "k8s_env_from_configmaps", "k8s_env_from_secrets")
     @classmethod
@@ -526,7 +358,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _executor_instances(self) -> Settings:
+    def _executor_instances(self) -> ExportSettings:
         from processing_core.definition.spark import instance_problems
 
         names = ("initial", "min", "max")
@@ -537,45 +369,6 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError(problems[0])
         return self
-
-    def secret_values(self) -> list[str]:
-        """Every secret these settings hold, for the masker (each header value too)."""
-        secrets = [
-            value.get_secret_value()
-            for value in (getattr(self, name) for name in type(self).model_fields)
-            if isinstance(value, SecretStr)
-        ]
-        for signal in ("traces", "metrics"):
-            secrets.extend(self.otlp_headers(signal).values())
-        return secrets
-
-    def otlp_endpoint(self, signal: Literal["traces", "metrics"]) -> str | None:
-        """Where `signal` is exported: its own endpoint, else the base one, else nowhere."""
-        own = getattr(self, f"otel_exporter_otlp_{signal}_endpoint")
-        if own or not self.otel_exporter_otlp_endpoint:
-            return own
-        base = self.otel_exporter_otlp_endpoint
-        if self.otel_exporter_otlp_protocol == "grpc":
-            return base
-        return f"{base.rstrip('/')}/v1/{signal}"
-
-    def otlp_headers(self, signal: Literal["traces", "metrics"]) -> dict[str, str]:
-        """The headers of `signal`: its own, else the base ones."""
-        own = getattr(self, f"otel_exporter_otlp_{signal}_headers")
-        chosen = own or self.otel_exporter_otlp_headers
-        return parse_headers(chosen.get_secret_value()) if chosen else {}
-
-    def disabled_instrumentations(self) -> set[str]:
-        return {
-            name.strip() for name in self.otel_python_disabled_instrumentations.split(",") if name
-        }
-
-    def isb_address(self) -> tuple[str, int]:
-        """RabbitMQ's host and port: ISB_HOST/ISB_PORT, else MESH_CONFIG, else localhost:5672."""
-        mesh = self.mesh_config.get("interservice-bus")
-        host = self.isb_host or (mesh.mesh_address if mesh else "localhost")
-        port = self.isb_port or (mesh.mesh_port if mesh else 5672)
-        return host, port
 
     def volumes(self) -> tuple[Volume, ...]:
         """K8S_VOLUMES as Volume objects (checked when the settings were read)."""
@@ -595,6 +388,333 @@ class Settings(BaseSettings):
         return [("configmap", n) for n in _names(self.k8s_env_from_configmaps)] + [
             ("secret", n) for n in _names(self.k8s_env_from_secrets)
         ]
+
+
+class RunSettings(_Concern):
+    """How `run-task` runs a task: its result, logging, local Spark."""
+
+    result_path: str | None = Field(
+        default=None,
+        description=(
+            "Where `run-task` writes the result JSON (`-`: standard output). The Kubernetes "
+            "target passes Airflow's XCom path."
+        ),
+    )
+
+    loguru_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = (
+        Field(default="INFO", description="Lowest level of log lines written.")
+    )
+
+    log_format: Literal["human", "json"] | None = Field(
+        default=None,
+        description=(
+            "`human` or `json` (one JSON object per line, for cluster log collection); "
+            "default: human on a terminal, json otherwise."
+        ),
+    )
+
+    otel_python_disabled_instrumentations: str = Field(
+        default="",
+        description="Comma-separated instrumentations not to enable (`logging` keeps the "
+        "standard library's logging out of loguru).",
+    )
+
+    processing_core_debug: bool = Field(
+        default=False,
+        description="Show the full (masked) traceback of a command's error, as `--debug` does.",
+    )
+
+    pyspark_gateway_port: int | None = Field(
+        default=None,
+        description=(
+            "Set by spark-submit, not by people: when present, a Spark task joins the submitted "
+            "application instead of starting local Spark."
+        ),
+    )
+
+    spark_local_master: str = Field(
+        default="local[2]",
+        pattern=r"^local(\[([0-9]+|\*)\])?$",
+        description="Spark master of a Spark task run outside Kubernetes (local mode).",
+    )
+
+    @field_validator(
+        "log_format",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("loguru_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    def disabled_instrumentations(self) -> set[str]:
+        return {
+            name.strip() for name in self.otel_python_disabled_instrumentations.split(",") if name
+        }
+
+
+class TelemetrySettings(_Concern):
+    """OpenTelemetry of a task run: nothing touches the network unless an endpoint is set."""
+
+    # OpenTelemetry: nothing touches the network unless an endpoint is set.
+    otel_service_name: str = Field(
+        default="processing-core", description="service.name of traces and metrics."
+    )
+
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="OTLP endpoint of both signals (what the OpenTelemetry Operator injects), "
+        "e.g. `http://collector:4318`; over http/protobuf `/v1/traces` and `/v1/metrics` are "
+        "appended. A signal's own endpoint wins.",
+    )
+
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="OTLP/HTTP endpoint for spans, e.g. `http://collector:4318/v1/traces`.",
+    )
+
+    otel_exporter_otlp_metrics_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="OTLP/HTTP endpoint for metrics, e.g. `http://collector:4318/v1/metrics`.",
+    )
+
+    otel_exporter_otlp_protocol: Literal["http/protobuf", "grpc"] = Field(
+        default="http/protobuf",
+        description="OTLP transport of both endpoints: `http/protobuf` or `grpc` "
+        "(gRPC endpoints are `host:port`, e.g. `http://collector:4317`).",
+    )
+
+    otel_exporter_otlp_headers: SecretStr | None = Field(
+        default=None,
+        description="Headers sent with both signals, `key=value,key2=value2` (values "
+        "URL-encoded), e.g. `Authorization=Bearer%20...` (never shown).",
+    )
+
+    otel_exporter_otlp_traces_headers: SecretStr | None = Field(
+        default=None, description="Headers sent with spans; win over OTEL_EXPORTER_OTLP_HEADERS."
+    )
+
+    otel_exporter_otlp_metrics_headers: SecretStr | None = Field(
+        default=None,
+        description="Headers sent with metrics; win over OTEL_EXPORTER_OTLP_HEADERS.",
+    )
+
+    otel_exporter_otlp_certificate: str | None = Field(
+        default=None,
+        description="CA certificate file (PEM) that https and TLS gRPC endpoints are checked "
+        "against; default: the system's trusted certificates.",
+    )
+
+    otel_exporter_otlp_traces_insecure: bool = Field(
+        default=False,
+        description="gRPC only: send spans over a plaintext channel. Never turns off "
+        "certificate checks for https.",
+    )
+
+    otel_exporter_otlp_metrics_insecure: bool = Field(
+        default=False,
+        description="gRPC only: send metrics over a plaintext channel. Never turns off "
+        "certificate checks for https.",
+    )
+
+    pod_name: str | None = Field(
+        default=None, description="The task pod's name (set by generated pods, downward API)."
+    )
+
+    pod_namespace: str | None = Field(
+        default=None, description="The task pod's namespace (set by generated pods)."
+    )
+
+    traceparent: str | None = Field(
+        default=None,
+        description="W3C trace context of Airflow's task (set by the generated operators); "
+        "the task's span continues that trace.",
+    )
+
+    tracestate: str | None = Field(default=None, description="W3C trace state, with TRACEPARENT.")
+
+    @field_validator(
+        "otel_exporter_otlp_endpoint",
+        "otel_exporter_otlp_traces_endpoint",
+        "otel_exporter_otlp_metrics_endpoint",
+        "otel_exporter_otlp_certificate",
+        "traceparent",
+        "tracestate",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator(
+        "otel_exporter_otlp_headers",
+        "otel_exporter_otlp_traces_headers",
+        "otel_exporter_otlp_metrics_headers",
+        mode="before",
+    )
+    @classmethod
+    def _headers(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip():
+            parse_headers(value)  # raises naming the shape, never the (secret) text
+            return value
+        return None if value == "" else value
+
+    def _derived_secrets(self) -> list[str]:
+        # Header values (tokens) are secrets, whichever variable holds them.
+        return [
+            value
+            for signal in ("traces", "metrics")
+            for value in self.otlp_headers(signal).values()
+        ]
+
+    def otlp_endpoint(self, signal: Literal["traces", "metrics"]) -> str | None:
+        """Where `signal` is exported: its own endpoint, else the base one, else nowhere."""
+        own = getattr(self, f"otel_exporter_otlp_{signal}_endpoint")
+        if own or not self.otel_exporter_otlp_endpoint:
+            return own
+        base = self.otel_exporter_otlp_endpoint
+        if self.otel_exporter_otlp_protocol == "grpc":
+            return base
+        return f"{base.rstrip('/')}/v1/{signal}"
+
+    def otlp_headers(self, signal: Literal["traces", "metrics"]) -> dict[str, str]:
+        """The headers of `signal`: its own, else the base ones."""
+        own = getattr(self, f"otel_exporter_otlp_{signal}_headers")
+        chosen = own or self.otel_exporter_otlp_headers
+        return parse_headers(chosen.get_secret_value()) if chosen else {}
+
+
+class EventSettings(_Concern):
+    """Status events on the interservice bus (RabbitMQ), and their outbox."""
+
+    # Status events on the interservice bus (RabbitMQ).
+    events_enabled: bool = Field(
+        default=True, description="Publish task status events to RabbitMQ."
+    )
+
+    isb_host: str | None = Field(
+        default=None,
+        description="RabbitMQ host; default MESH_CONFIG's interservice-bus, else localhost.",
+    )
+
+    isb_port: int | None = Field(
+        default=None,
+        gt=0,
+        lt=65536,
+        description="RabbitMQ port; default MESH_CONFIG's interservice-bus, else 5672.",
+    )
+
+    mesh_config: dict[str, MeshService] = Field(
+        default_factory=dict,
+        description=(
+            'JSON object of service addresses, e.g. `{"interservice-bus": {"mesh_address": '
+            '"localhost", "mesh_port": 5672}}`.'
+        ),
+    )
+
+    isb_username: str = Field(default="guest", description="RabbitMQ user.")
+
+    isb_password: SecretStr = Field(
+        default=SecretStr("guest"), description="RabbitMQ password (never shown)."
+    )
+
+    isb_exchange: str = Field(
+        default="processing-core.events",
+        pattern=r"^[A-Za-z0-9_.:-]{1,255}$",
+        description="Topic exchange events are published to; routing key = event kind.",
+    )
+
+    isb_queue: str = Field(
+        default="processing-core.events",
+        pattern=r"^[A-Za-z0-9_.:-]{1,255}$",
+        description="Durable queue the library declares and binds to the exchange (all kinds).",
+    )
+
+    isb_queue_type: Literal["classic", "quorum"] = Field(
+        default="classic", description="Type of that queue: classic or quorum."
+    )
+
+    isb_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="Seconds to wait for RabbitMQ to connect, confirm or close before an event "
+        "goes to the outbox; a broker that stalls is not tried again in the same run.",
+    )
+
+    retry_config: RetryConfig = Field(
+        default_factory=RetryConfig,
+        description=(
+            "JSON object: attempts, delay_seconds, max_delay_seconds, backoff, jitter_seconds "
+            "of publishing before an event goes to the outbox."
+        ),
+    )
+
+    events_outbox: str = Field(
+        default_factory=lambda: os.path.join(tempfile.gettempdir(), "processing-core-outbox"),
+        description=(
+            "Folder keeping events the broker did not confirm, until they are delivered; "
+            "mount a volume there to keep them across pods."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _outbox_is_a_folder(self) -> EventSettings:
+        path = self.events_outbox
+        if self.events_enabled and os.path.exists(path) and not os.path.isdir(path):
+            raise ValueError(
+                f"EVENTS_OUTBOX {path!r} is a file; it must be a folder (or not exist yet)"
+            )
+        return self
+
+    def isb_address(self) -> tuple[str, int]:
+        """RabbitMQ's host and port: ISB_HOST/ISB_PORT, else MESH_CONFIG, else localhost:5672."""
+        mesh = self.mesh_config.get("interservice-bus")
+        host = self.isb_host or (mesh.mesh_address if mesh else "localhost")
+        port = self.isb_port or (mesh.mesh_port if mesh else 5672)
+        return host, port
+
+
+class ReleaseSettings(_Concern):
+    """Bundles: publishing to the artifact repository, and the limits of unpacking one."""
+
+    # Publishing DAG bundles to an artifact repository (Artifactory).
+    artifactory_token: SecretStr | None = Field(
+        default=None, description="Access token for publishing bundles (never shown)."
+    )
+
+    artifactory_username: str | None = Field(
+        default=None, description="User for publishing bundles, with ARTIFACTORY_PASSWORD."
+    )
+
+    artifactory_password: SecretStr | None = Field(
+        default=None, description="Password of ARTIFACTORY_USERNAME (never shown)."
+    )
+
+    bundle_max_file_bytes: int = Field(
+        default=16 << 20,
+        gt=0,
+        description="Largest file a DAG bundle may unpack to; `verify` and `install` refuse "
+        "bigger ones (a zip bomb is refused before it is unpacked).",
+    )
+
+    bundle_max_total_bytes: int = Field(
+        default=256 << 20,
+        gt=0,
+        description="Largest total a DAG bundle may unpack to (`verify`, `install`).",
+    )
+
+
+class Settings(ExportSettings, ReleaseSettings, RunSettings, TelemetrySettings, EventSettings):
+    """Every setting of every concern: what the build side and `processing-core settings`
+    read, and what the README's table documents."""
 
 
 def _unrenderable(value: object, where: str, depth: int = 0) -> str | None:
@@ -656,45 +776,96 @@ def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read the settings; an invalid value raises SettingsError naming the variable."""
-    try:
-        return Settings(**overrides)
-    except SourceError as error:
-        # Raised before validation when a JSON-valued variable does not parse.
-        found = re.search(r'field "(\w+)"', str(error))
-        problems = [_problem(found.group(1) if found else "?", "not valid JSON")]
-    except ValidationError as error:
-        problems = [
-            _problem(str(item["loc"][0]), _plain(item["msg"]), item["loc"][1:])
-            if item["loc"]
-            else _plain(item["msg"])
-            for item in error.errors()
-        ]
+ConcernT = TypeVar("ConcernT", bound=_Concern)
+
+
+def load(concern: type[ConcernT], **overrides: Any) -> ConcernT:
+    """Read one concern's settings from the environment (variable = field name, any case;
+    JSON for structured values); an invalid value raises SettingsError naming the variable.
+
+    Each side reads only what it uses (`run-task`: its run, telemetry and event concerns, as
+    needed), so a bad setting of another concern cannot stop it. Hand-written rather than
+    pydantic-settings: that library costs a task's start ~30-130 ms of imports, for what
+    these lines do.
+    """
+    environment = lowered()
+    values: dict[str, Any] = {}
+    problems = []
+    for name, field in concern.model_fields.items():
+        if name in overrides:
+            values[name] = overrides[name]
+        elif name in environment:
+            text = environment[name]
+            if not _structured(field.annotation):
+                values[name] = text
+            elif text.strip():  # an empty structured value is no value
+                try:
+                    values[name] = json.loads(text)
+                except (json.JSONDecodeError, RecursionError):
+                    problems.append(_problem(concern, name, "not valid JSON"))
+    if not problems:
+        try:
+            return concern.model_validate(values)
+        except ValidationError as error:
+            problems = [
+                _problem(concern, str(item["loc"][0]), _plain(item["msg"]), item["loc"][1:])
+                if item["loc"]
+                else _plain(item["msg"])
+                for item in error.errors()
+            ]
     raise SettingsError("Invalid environment setting(s):\n  " + "\n  ".join(problems))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Every setting (the build side's view); see `load()`."""
+    return load(Settings, **overrides)
+
+
+def _structured(annotation: Any) -> bool:
+    """Whether a field's value is given as JSON: objects, lists and models."""
+    candidates = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    for candidate in candidates or (annotation,):
+        if get_origin(candidate) in (dict, list):
+            return True
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return True
+    return False
 
 
 def _plain(message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _problem(field_name: str, what: str, inner: tuple[Any, ...] = ()) -> str:
-    field = Settings.model_fields.get(field_name)
+def _problem(
+    concern: type[_Concern], field_name: str, what: str, inner: tuple[Any, ...] = ()
+) -> str:
+    field = concern.model_fields.get(field_name)
     expects = f" Expected: {field.description}" if field and field.description else ""
     where = "".join(f"[{part!r}]" for part in inner)
     return f"{field_name.upper()}{where}: {what}.{expects}"
 
 
+# Who reads each concern, as the README's table says.
+READERS: dict[type[_Concern], str] = {
+    ExportSettings: "export, validate, bundle",
+    RunSettings: "run-task",
+    TelemetrySettings: "run-task, when an OTLP endpoint is set",
+    EventSettings: "run-task and Airflow callbacks, when events are on; `events`",
+    ReleaseSettings: "verify, install, publish",
+}
+
+
 def settings_markdown() -> str:
-    """The table of environment variables, as the README shows it."""
-    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
-    for name, field in Settings.model_fields.items():
-        default = field.get_default(call_default_factory=True)
-        if name == "events_outbox":
-            default = "<temp dir>/processing-core-outbox"  # the machine's, not this one's
-        elif isinstance(default, BaseModel):
-            default = default.model_dump_json()
-        shown = "" if default in (None, "", {}) else f"`{default}`"
-        description = (field.description or "").replace("|", "\\|")
-        rows.append(f"| `{name.upper()}` | {shown} | {description} |")
+    """The table of environment variables, by concern, as the README shows it."""
+    rows = ["| variable | default | read by | meaning |", "| --- | --- | --- | --- |"]
+    for concern, readers in READERS.items():
+        for name, field in concern.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            if name == "events_outbox":
+                default = "<temp dir>/processing-core-outbox"  # the machine's, not this one's
+            elif isinstance(default, BaseModel):
+                default = default.model_dump_json()
+            shown = "" if default in (None, "", {}, []) else f"`{default}`"
+            description = (field.description or "").replace("|", "\\|")
+            rows.append(f"| `{name.upper()}` | {shown} | {readers} | {description} |")
     return "\n".join(rows) + "\n"

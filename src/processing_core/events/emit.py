@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -11,46 +10,73 @@ from loguru import logger
 from processing_core.masking import mask_data
 
 if TYPE_CHECKING:
-    from processing_core.config import Settings
+    from processing_core.config import EventSettings
     from processing_core.events.model import StatusEvent
     from processing_core.events.publisher import EventPublisher
 
-# Where events go when EVENTS_OUTBOX cannot hold them (a file in its place, a full disk).
-FALLBACK_OUTBOX = os.path.join(tempfile.gettempdir(), "processing-core-outbox-fallback")
+
+def fallback_outbox() -> str:
+    """Where events go when EVENTS_OUTBOX cannot hold them (a file in its place, a full disk)."""
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), "processing-core-outbox-fallback")
+
+
+def emitter_for() -> EventEmitter:
+    """The run's event emitter; with EVENTS_ENABLED false no event setting is read, so none
+    can fail the run and pydantic's event models are never imported. SettingsError names a
+    bad ISB_* (or other event) value."""
+    from processing_core import environment
+
+    if environment.turned_off("events_enabled"):
+        return EventEmitter(None)
+    from processing_core.config import EventSettings, load
+    from processing_core.masking import register_secrets
+
+    settings = load(EventSettings)
+    register_secrets(settings.secret_values())
+    return EventEmitter(settings)
 
 
 class EventEmitter:
     """The events of one task run, over one connection opened on the first event."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EventSettings | None) -> None:
+        # None: events are off (EVENTS_ENABLED false), and no event setting was even read.
         self.settings = settings
         self._publisher: EventPublisher | None = None
         # Once the broker failed every attempt, later events of this run go straight to the
         # outbox: an unreachable broker costs a task run its retries once, not at every event.
         self._broker_down = False
 
+    @property
+    def enabled(self) -> bool:
+        """Whether events are sent (EVENTS_ENABLED): a run without them need not build any."""
+        return self.settings is not None and self.settings.events_enabled
+
     def emit(self, event: StatusEvent) -> None:
         """Publish `event` (with every secret masked), else keep it; a signal still unwinds."""
-        if not self.settings.events_enabled:
+        settings = self.settings
+        if settings is None or not settings.events_enabled:
             return
         event = event.model_validate(mask_data(event.model_dump(mode="json")))
         if self._broker_down:
-            self._keep(event)
+            self._keep(event, settings.events_outbox)
             return
         try:
             if self._publisher is None:
                 from processing_core.events.publisher import EventPublisher
 
-                self._publisher = EventPublisher(self.settings)
+                self._publisher = EventPublisher(settings)
             confirmed = self._publisher.publish(event)
         except Exception as error:  # the task's outcome never depends on the broker
             logger.error("Event {} could not be sent: {}", event.event_id, error)
             self._broker_down = True
-            self._keep(event)
+            self._keep(event, settings.events_outbox)
         except BaseException:
             # Interrupted while waiting on the broker (SIGTERM): keep it, then unwind.
             self._broker_down = True
-            self._keep(event)
+            self._keep(event, settings.events_outbox)
             raise
         else:
             self._broker_down = not confirmed
@@ -59,21 +85,22 @@ class EventEmitter:
         if self._publisher is not None:
             self._publisher.close()
 
-    def _keep(self, event: StatusEvent) -> None:
+    @staticmethod
+    def _keep(event: StatusEvent, outbox: str) -> None:
         from processing_core.events.outbox import Outbox, OutboxError
 
-        for folder in (self.settings.events_outbox, FALLBACK_OUTBOX):
+        for folder in (outbox, fallback_outbox()):
             try:
                 Outbox(folder).put(event.event_id, event.routing_key, event.body())
             except (OutboxError, OSError) as error:
                 logger.error("Event {} not kept in {}: {}", event.event_id, folder, error)
                 continue
-            if folder != self.settings.events_outbox:
+            if folder != outbox:
                 logger.error(
                     "Event {} kept in the fallback outbox {}: EVENTS_OUTBOX {} cannot hold "
                     "events; fix it, then deliver both with `EVENTS_OUTBOX={} processing-core "
                     "events flush`",
-                    event.event_id, folder, self.settings.events_outbox, folder,
+                    event.event_id, folder, outbox, folder,
                 )  # fmt: skip
             return
         logger.critical("Event {} lost: no outbox can hold it", event.event_id)

@@ -17,7 +17,7 @@ from processing_core.events.outbox import Outbox
 from processing_core.retry import retrying
 
 if TYPE_CHECKING:
-    from processing_core.config import Settings
+    from processing_core.config import EventSettings
     from processing_core.events.model import StatusEvent
 
 # Where publishing can fail: the socket, the connection or channel, a nack or a return.
@@ -43,7 +43,7 @@ class EventPublisher:
     publisher (a stalled broker would cost every attempt the whole timeout).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EventSettings) -> None:
         self.settings = settings
         self.outbox = Outbox(settings.events_outbox)
         self._connection: pika.BlockingConnection | None = None

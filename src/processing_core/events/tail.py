@@ -12,7 +12,7 @@ from rich.console import Console
 from processing_core.events.model import StatusEvent
 
 if TYPE_CHECKING:
-    from processing_core.config import Settings
+    from processing_core.config import EventSettings
 
 _STYLE = {
     "task.started": "cyan",
@@ -36,7 +36,7 @@ def format_event(event: StatusEvent) -> str:
 
 
 def tail_events(
-    settings: Settings,
+    settings: EventSettings,
     *,
     workflow: str | None,
     run_id: str | None,

@@ -21,7 +21,7 @@ from processing_core.fileops import UnsafePathError, child_path
 from processing_core.release.manifest import MANIFEST, Manifest, parse_manifest
 
 if TYPE_CHECKING:
-    from processing_core.config import Settings
+    from processing_core.config import ReleaseSettings
 
 _CHUNK = 1 << 16
 
@@ -46,7 +46,7 @@ class BundleLimits:
     max_total_bytes: int = 256 << 20
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> BundleLimits:
+    def from_settings(cls, settings: ReleaseSettings) -> BundleLimits:
         return cls(settings.bundle_max_file_bytes, settings.bundle_max_total_bytes)
 
 

@@ -15,24 +15,25 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from processing_core.config import Settings, load_settings
 from processing_core.definition.naming import PYTHON_PATH_RE
 from processing_core.definition.task import RunContext, TaskBase
 from processing_core.errors import TaskResolutionError
-from processing_core.events.emit import EventEmitter, identity, traceback_tail
-from processing_core.events.model import EventError, EventKind, StatusEvent
+from processing_core.events.emit import EventEmitter, emitter_for, identity, traceback_tail
+
+if TYPE_CHECKING:
+    from processing_core.events.model import StatusEvent
 from processing_core.runtime.result import ResultChannel, TaskResult, check_json, check_result
-from processing_core.runtime.telemetry import Telemetry, trace_ids
+from processing_core.runtime.telemetry import Telemetry, telemetry_for, trace_ids
 from processing_core.runtime.termination import TaskTerminated, Termination
 
 EXIT_SUCCESS = 0
@@ -51,7 +52,7 @@ def load_task_class(target: str) -> type[TaskBase]:
     module_name, _, qualname = target.partition(":")
     if not (PYTHON_PATH_RE.fullmatch(module_name) and PYTHON_PATH_RE.fullmatch(qualname)):
         raise TaskResolutionError(f"task {target!r} is not of the form package.module:ClassName")
-    cwd = str(Path.cwd())
+    cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
     try:
@@ -137,32 +138,29 @@ class Outcome:
         return TaskResult(self.status, self.message, self.outputs, self.metrics)  # type: ignore[arg-type]
 
 
-def run_task(
-    task_class: type[TaskBase],
-    context: RunContext,
-    result_path: str | None,
-    settings: Settings | None = None,
-) -> int:
+def run_task(task_class: type[TaskBase], context: RunContext, result_path: str | None) -> int:
     """Run a loaded task class; returns the process exit code (see the module's docstring)."""
-    return run(lambda: (task_class, context), context, result_path, settings)
+    return run(lambda: (task_class, context), context, result_path)
 
 
 def run(
     resolve: Resolver,
     context: RunContext,
     result_path: str | None,
-    settings: Settings | None = None,
+    *,
+    telemetry: Telemetry | None = None,
+    events: EventEmitter | None = None,
 ) -> int:
     """Resolve the task, run its lifecycle in its span, leave its result and final event.
 
     `context` names the run (its parameters and inputs may still be missing: `resolve`
-    completes them). A result path no result can reach raises ResultPathError before
-    anything runs.
+    completes them). `telemetry` and `events` default to what the environment configures. A
+    result path no result can reach raises ResultPathError, and a bad telemetry or event
+    setting SettingsError, before anything runs.
     """
-    settings = settings or load_settings()
+    telemetry = telemetry or telemetry_for(context)
+    events = events or emitter_for()
     channel = ResultChannel(result_path)
-    telemetry = Telemetry(settings, context)
-    events = EventEmitter(settings)
     try:
         with (
             Termination() as termination,
@@ -173,7 +171,8 @@ def run(
             try:
                 with termination.raising():
                     termination.check()
-                    events.emit(StatusEvent(kind=EventKind.TASK_STARTED, source="task", **about))
+                    if events.enabled:
+                        events.emit(_started_event(about))
                     task_class, context = resolve()
                     outcome = _lifecycle(task_class, context, telemetry, termination)
             except TaskTerminated as stop:  # before the task's own code ran
@@ -187,7 +186,8 @@ def run(
                 outcome = _write(channel, outcome)
             try:
                 with termination.raising():  # a signal may cut a wait on a stalled broker
-                    events.emit(_final_event(outcome, about))
+                    if events.enabled:
+                        events.emit(_final_event(outcome, about))
             except TaskTerminated:
                 logger.warning("Final event of task {} kept in the outbox", context.task_id)
         telemetry.record_task(failed=outcome.code != EXIT_SUCCESS)
@@ -292,7 +292,16 @@ def _write(channel: ResultChannel, outcome: Outcome) -> Outcome:
     return outcome
 
 
+def _started_event(about: Mapping[str, Any]) -> StatusEvent:
+    from processing_core.events.model import EventKind, StatusEvent
+
+    return StatusEvent(kind=EventKind.TASK_STARTED, source="task", **about)
+
+
 def _final_event(outcome: Outcome, about: Mapping[str, Any]) -> StatusEvent:
+    # The event model (pydantic) is imported only by runs that send events.
+    from processing_core.events.model import EventError, EventKind, StatusEvent
+
     if outcome.status == "success":
         return StatusEvent(
             kind=EventKind.TASK_SUCCEEDED,

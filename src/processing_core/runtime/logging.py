@@ -81,8 +81,6 @@ def _patch(record: Record) -> None:
 
 
 def _current_trace_ids() -> tuple[str | None, str | None]:
-    if "opentelemetry.trace" not in sys.modules:  # no telemetry in this process
-        return None, None
     from processing_core.runtime.telemetry import trace_ids
 
     return trace_ids()

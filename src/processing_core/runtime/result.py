@@ -9,12 +9,13 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from processing_core.errors import ProcessingCoreError
-from processing_core.fileops import atomic_write
 from processing_core.masking import mask_data
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 Status = Literal["success", "failed", "terminated"]
 # Results travel through XCom and, for downstream tasks, through command-line arguments
@@ -110,6 +111,8 @@ class ResultChannel:
         if destination == "-":
             self._descriptor = os.dup(sys.stdout.fileno())
         elif destination is not None:
+            from pathlib import Path  # only runs that write a result file pay for it
+
             self.path = Path(destination)
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,6 +132,8 @@ class ResultChannel:
         """Write the result; OSError if it cannot (nothing half-written is left)."""
         text = result.to_json()
         if self.path is not None:
+            from processing_core.fileops import atomic_write
+
             atomic_write(self.path, text.encode())
         elif self._descriptor is not None:
             # Whatever the task printed goes first, and the result is a line of its own even

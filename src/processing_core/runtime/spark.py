@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from processing_core.config import load_settings
+from processing_core.config import RunSettings, load
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -19,7 +19,7 @@ def create_spark_session(app_name: str, spark_conf: Mapping[str, str]) -> SparkS
     require("pyspark", f"Spark task {app_name!r}")
     from pyspark.sql import SparkSession
 
-    settings = load_settings()
+    settings = load(RunSettings)
     builder = SparkSession.builder.appName(app_name)
     for key, value in spark_conf.items():
         builder = builder.config(key, value)

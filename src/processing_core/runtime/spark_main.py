@@ -15,7 +15,7 @@ import sys
 _here = os.path.dirname(os.path.realpath(__file__))
 sys.path[:] = [entry for entry in sys.path if os.path.realpath(entry or ".") != _here]
 
-from processing_core.cli import main  # noqa: E402 - after the path is safe
+from processing_core.console import main  # noqa: E402 - after the path is safe
 
 if __name__ == "__main__":
     main()

@@ -1,40 +1,67 @@
-"""Traces and metrics of a task run with OpenTelemetry, exported over OTLP when configured.
+"""Traces of a task run with OpenTelemetry: recorded and exported when an endpoint is set.
 
-Without an endpoint nothing touches the network: spans still exist, so that logs and events
-carry trace and span ids. The task's span continues Airflow's trace when TRACEPARENT is set.
+Without an OTLP endpoint nothing is recorded and the SDK is not even imported (a task's start
+pays for what it uses): the task's span is then Airflow's own (from TRACEPARENT), so logs and
+events still carry Airflow's trace and span ids; with neither, they carry none. With an
+endpoint, `telemetry_export.ExportingTelemetry` records every span and metric and exports
+them over OTLP.
 """
 
 from __future__ import annotations
 
-import time
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import Span, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-from processing_core._meta import library_version
+from processing_core import environment
 from processing_core.masking import mask
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Span
 
-    from processing_core.config import Settings
     from processing_core.definition.task import RunContext
 
 INSTRUMENTATION = "processing_core"
+# Any of these set: spans and metrics are recorded and exported (TelemetrySettings).
+EXPORT_VARIABLES = (
+    "otel_exporter_otlp_endpoint",
+    "otel_exporter_otlp_traces_endpoint",
+    "otel_exporter_otlp_metrics_endpoint",
+    # Header values are secrets: validated (and registered for masking) when given.
+    "otel_exporter_otlp_headers",
+    "otel_exporter_otlp_traces_headers",
+    "otel_exporter_otlp_metrics_headers",
+)
+
+
+def telemetry_for(context: RunContext) -> Telemetry:
+    """The run's telemetry: exporting when an endpoint is configured, else quiet.
+
+    SettingsError names a bad OTEL_* value (only read when exporting).
+    """
+    if environment.given(*EXPORT_VARIABLES):
+        from processing_core.config import TelemetrySettings, load
+        from processing_core.masking import register_secrets
+        from processing_core.runtime.telemetry_export import ExportingTelemetry
+
+        settings = load(TelemetrySettings)
+        register_secrets(settings.secret_values())
+        return ExportingTelemetry(settings, context)
+    values = environment.lowered()
+    return Telemetry(context, values.get("traceparent"), values.get("tracestate"))
 
 
 class Telemetry:
-    """The tracer (and meter) of one task run; `shutdown()` flushes everything."""
+    """The spans of one task run. This base records nothing: its task span is Airflow's."""
 
-    def __init__(self, settings: Settings, context: RunContext) -> None:
-        self.settings = settings
+    def __init__(
+        self, context: RunContext, traceparent: str | None, tracestate: str | None
+    ) -> None:
         self.context = context
+        self.traceparent = traceparent or None
+        self.tracestate = tracestate or None
         self.attributes: dict[str, str | int] = {
             "processing_core.workflow.name": context.workflow_name,
             "processing_core.workflow.version": context.workflow_version,
@@ -43,57 +70,40 @@ class Telemetry:
             "airflow.task_id": context.task_id,
             "airflow.try_number": context.try_number,
         }
-        resource: dict[str, str | int] = {
-            "service.name": settings.otel_service_name,
-            "service.version": library_version(),
-            **self.attributes,
-        }
-        if settings.pod_name:
-            resource["k8s.pod.name"] = settings.pod_name
-        if settings.pod_namespace:
-            resource["k8s.namespace.name"] = settings.pod_namespace
-        self.resource = Resource.create(resource)
-        self.tracer_provider = TracerProvider(resource=self.resource)
-        if settings.otlp_endpoint("traces"):
-            from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-            self.tracer_provider.add_span_processor(
-                BatchSpanProcessor(_exporter("traces", settings))
-            )
-        self.tracer = self.tracer_provider.get_tracer(INSTRUMENTATION, library_version())
-        self.meter_provider = _meter_provider(settings, self.resource)
-        self._started = time.perf_counter()
+    def parent(self) -> Context | None:
+        """Airflow's trace context (TRACEPARENT), or None."""
+        if not self.traceparent:
+            return None
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        carrier = {"traceparent": self.traceparent}
+        if self.tracestate:
+            carrier["tracestate"] = self.tracestate
+        return TraceContextTextMapPropagator().extract(carrier)
 
     @contextmanager
     def task_span(self) -> Iterator[Span]:
-        """The task's span: a child of Airflow's (TRACEPARENT) or the root of a new trace."""
-        carrier = {}
-        if self.settings.traceparent:
-            carrier["traceparent"] = self.settings.traceparent
-            if self.settings.tracestate:
-                carrier["tracestate"] = self.settings.tracestate
-        parent = TraceContextTextMapPropagator().extract(carrier) if carrier else None
-        with self.tracer.start_as_current_span(
-            f"task {self.context.task_id}",
-            context=parent,
-            attributes=self.attributes,
-            # The entrypoint handles failures inside the span and marks it itself.
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
+        """The task's span: here Airflow's own (current for logs and events), else none."""
+        parent = self.parent()
+        if parent is None:
+            # Nothing traces this run: OpenTelemetry is not even imported.
+            yield UNRECORDED
+            return
+        from opentelemetry import trace
+
+        with trace.use_span(trace.get_current_span(parent), end_on_exit=False) as span:
             yield span
 
     @contextmanager
     def span(self, name: str) -> Iterator[Span]:
-        """A child of the current span; an exception is recorded and sets the error status."""
-        with self.tracer.start_as_current_span(
-            name, record_exception=False, set_status_on_exception=False
-        ) as span:
-            try:
-                yield span
-            except BaseException as error:
-                self.fail(span, error)
-                raise
+        """A step of the task: here nothing is recorded, the current span stays current."""
+        if "opentelemetry.trace" not in sys.modules:
+            yield UNRECORDED
+            return
+        from opentelemetry import trace
+
+        yield trace.get_current_span()
 
     @staticmethod
     def fail(span: Span, error: BaseException, message: str | None = None) -> None:
@@ -102,7 +112,11 @@ class Telemetry:
         (OpenTelemetry's own `record_exception` would copy the message and traceback as
         they are.)
         """
+        if not span.is_recording():
+            return
         import traceback
+
+        from opentelemetry.trace import Status, StatusCode
 
         description = mask(message or f"{type(error).__name__}: {error}")
         span.add_event(
@@ -117,108 +131,47 @@ class Telemetry:
         span.set_status(Status(StatusCode.ERROR, description))
 
     def record_task(self, failed: bool) -> None:
-        """Count the task and its duration, with workflow, version and task as attributes."""
-        if self.meter_provider is None:
-            return
-        meter = self.meter_provider.get_meter(INSTRUMENTATION, library_version())
-        attributes = {
-            "workflow": self.context.workflow_name,
-            "version": self.context.workflow_version,
-            "task": self.context.task_id,
-        }
-        meter.create_counter(
-            "processing_core.tasks.executed", description="Task runs, whatever their outcome."
-        ).add(1, attributes)
-        meter.create_counter("processing_core.tasks.failed", description="Failed task runs.").add(
-            1 if failed else 0, attributes
-        )
-        meter.create_histogram(
-            "processing_core.task.duration", unit="s", description="Duration of task runs."
-        ).record(time.perf_counter() - self._started, attributes)
+        """Count the task and its duration (when metrics are exported)."""
 
     def shutdown(self) -> None:
         """Export what is buffered and stop; called on every way out, SIGTERM included."""
-        self.tracer_provider.shutdown()
-        if self.meter_provider is not None:
-            self.meter_provider.shutdown()
 
 
 def trace_ids() -> tuple[str | None, str | None]:
     """The current trace and span ids, as hex, or (None, None) outside a span."""
+    if "opentelemetry.trace" not in sys.modules:  # no span can exist in this process
+        return None, None
+    from opentelemetry import trace
+
     span_context = trace.get_current_span().get_span_context()
     if not span_context.is_valid:
         return None, None
     return f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
 
 
-def _meter_provider(settings: Settings, resource: Resource) -> MeterProvider | None:
-    if not settings.otlp_endpoint("metrics"):
+class _Unrecorded:
+    """The span of a run nothing traces: every method does nothing, as OpenTelemetry's
+    invalid span does, without importing OpenTelemetry for it."""
+
+    def is_recording(self) -> bool:
+        return False
+
+    def get_span_context(self) -> Any:
+        from opentelemetry.trace import INVALID_SPAN_CONTEXT
+
+        return INVALID_SPAN_CONTEXT
+
+    def _nothing(self, *args: Any, **kwargs: Any) -> None:
         return None
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
-    exporter = _exporter("metrics", settings)
-    # One export at shutdown is what a task run needs; the interval only bounds long tasks.
-    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
-    return MeterProvider(resource=resource, metric_readers=[reader])
+    set_attribute = set_attributes = add_event = add_link = update_name = _nothing
+    set_status = record_exception = end = _nothing
 
+    def __enter__(self) -> _Unrecorded:
+        return self
 
-# Signal -> (module under opentelemetry.exporter.otlp.proto.<protocol>, exporter class).
-_EXPORTERS = {
-    "traces": ("trace_exporter", "OTLPSpanExporter"),
-    "metrics": ("metric_exporter", "OTLPMetricExporter"),
-}
+    def __exit__(self, *exc_info: object) -> None:
+        return None
 
 
-def _exporter(signal: Literal["traces", "metrics"], settings: Settings) -> Any:
-    """The OTLP exporter of `signal` over the configured protocol, endpoint and headers.
-
-    Certificates of https and TLS gRPC endpoints are always checked (against
-    OTEL_EXPORTER_OTLP_CERTIFICATE when given); `*_INSECURE` only asks gRPC for a plaintext
-    channel, as the OpenTelemetry specification has it.
-    """
-    from importlib import import_module
-
-    endpoint = settings.otlp_endpoint(signal)
-    headers = settings.otlp_headers(signal) or None
-    certificate = settings.otel_exporter_otlp_certificate
-    module, name = _EXPORTERS[signal]
-    if settings.otel_exporter_otlp_protocol == "grpc":
-        from processing_core.extras import require
-
-        require("opentelemetry.exporter.otlp.proto.grpc", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc")
-        exporter = getattr(import_module(f"opentelemetry.exporter.otlp.proto.grpc.{module}"), name)
-        insecure = getattr(settings, f"otel_exporter_otlp_{signal}_insecure")
-        credentials = _grpc_credentials(certificate) if certificate and not insecure else None
-        return exporter(
-            endpoint=endpoint, insecure=insecure, headers=headers, credentials=credentials
-        )
-    exporter = getattr(import_module(f"opentelemetry.exporter.otlp.proto.http.{module}"), name)
-    return exporter(
-        endpoint=endpoint,
-        headers=headers,
-        certificate_file=certificate,
-        session=_session_trusting(certificate, endpoint) if certificate else None,
-    )
-
-
-def _session_trusting(certificate: str, endpoint: str | None) -> Any:
-    """A requests session for an exporter that must check certificates against `certificate`.
-
-    requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override a session's `verify`
-    (psf/requests#3829), so the exporter's own session would quietly trust the system's CAs
-    instead. This one reads no CA setting from the environment, and keeps its proxies.
-    """
-    import requests
-
-    session = requests.Session()
-    session.trust_env = False
-    session.proxies.update(requests.utils.get_environ_proxies(endpoint or ""))
-    return session
-
-
-def _grpc_credentials(certificate: str) -> Any:
-    import grpc
-
-    with open(certificate, "rb") as handle:
-        return grpc.ssl_channel_credentials(root_certificates=handle.read())
+UNRECORDED: Any = _Unrecorded()
