@@ -56,6 +56,13 @@ def step(task_id, upstreams):
         "run-task", "benchmarks._synthetic:Step", "--workflow-name", "{name}",
         "--workflow-version", "1.0.0", "--dag-id", "{dag_id}", "--task-id", task_id,
         "--run-id", "{{{{ run_id }}}}", "--try-number", "{{{{ ti.try_number }}}}",
+        "--logical-date", "{{{{ logical_date.isoformat() if logical_date is defined else '' }}}}",
+        "--data-interval-start",
+        "{{{{ data_interval_start.isoformat() if data_interval_start is defined else '' }}}}",
+        "--data-interval-end",
+        "{{{{ data_interval_end.isoformat() if data_interval_end is defined else '' }}}}",
+        "--run-type", "{{{{ dag_run.run_type.value }}}}",
+        "--conf", "{{{{ (dag_run.conf or {{}}) | tojson }}}}",
         "--parameters", "{{{{ params | tojson }}}}",
     ]
     if upstreams:
