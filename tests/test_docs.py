@@ -58,9 +58,15 @@ def test_run_task_help_lists_its_options_and_exit_codes():
     assert "run-task" in listed.stdout
 
 
+QUICKSTART_RUN = (
+    ".venv/bin/processing-core run workflows:l0_to_l1_vbi --version 1.0.0 --param data_root=data"
+)
+
+
 def test_readme_quickstart_commands_are_the_tested_ones():
     assert '.venv/bin/pip install -e ".[dev]"' in README
     assert ".venv/bin/processing-core export workflows --out dags --version 1.0.0" in README
+    assert QUICKSTART_RUN in README  # run by tests/test_local_run.py
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert ".venv/bin/python -m pytest" in README
     assert ci.strip().splitlines()[-1] == ".venv/bin/python -m pytest"

@@ -165,6 +165,113 @@ def list_workflows(package: PackageArgument, version: VersionOption = None) -> N
     Console().print(table)
 
 
+@app.command("run")
+def run_workflow(
+    reference: Annotated[
+        str,
+        typer.Argument(
+            metavar="PACKAGE[:WORKFLOW]",
+            help="The package, and optionally one workflow by name, e.g. `workflows:l0_to_l1_vbi`.",
+        ),
+    ],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="A run parameter, NAME=VALUE (repeatable)."),
+    ] = None,
+    params_file: Annotated[
+        Path | None, typer.Option("--params-file", help="Run parameters, a JSON object.")
+    ] = None,
+    from_task: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Run this task and its downstream (with --resume: others' results reused).",
+        ),
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run only this task (repeatable).")
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            help="An earlier run's folder: rerun what did not succeed and what depends on it.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Tasks run at once, at most.")
+    ] = 2,
+    run_dir: Annotated[
+        Path, typer.Option("--run-dir", help="Where run folders go: DIR/<dag_id>/<run_id>/.")
+    ] = Path("runs"),
+    version: VersionOption = None,
+) -> None:
+    """Run a workflow's tasks on this machine, in dependency order, through `run-task`.
+
+    Each task runs in a subprocess as in production (Spark tasks with local Spark),
+    independent tasks in parallel. The run's folder keeps each task's parameters, inputs,
+    result and log; `--resume` it to rerun only what did not succeed. Exit code 1 when a task
+    failed (130 when interrupted).
+    """
+    import signal
+
+    from processing_core.build_utils import select_workflows
+    from processing_core.local.progress import LiveProgress, PlainProgress
+    from processing_core.local.runner import failed_tasks
+    from processing_core.local.session import prepare_run
+
+    try:
+        workflows = select_workflows(reference)
+        if resume is not None and len(workflows) > 1:
+            from processing_core.local.run_folder import RunFolder
+
+            recorded = RunFolder.open(resume).summary.workflow
+            workflows = [w for w in workflows if w.name == recorded] or workflows[:1]
+        runs = [
+            prepare_run(
+                workflow, params=param or (), params_file=params_file, from_task=from_task,
+                only=only or (), resume=resume, run_dir=run_dir, version=version,
+                workers=workers,
+            )
+            for workflow in workflows
+        ]  # fmt: skip
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # A runner stopped by SIGTERM stops its tasks as Ctrl-C does: rolled back, resumable.
+    signal.signal(signal.SIGTERM, interrupted)
+    failed = False
+    for run in runs:
+        summary = run.folder.summary
+        typer.echo(
+            f"{summary.dag_id} {summary.run_id}: {len(run.to_run)} task(s) in {run.folder.path}"
+        )
+        if sys.stdout.isatty():
+            progress: LiveProgress | PlainProgress = LiveProgress(list(run.to_run), summary.tasks)
+        else:
+            progress = PlainProgress()
+        try:
+            run.execute(progress)
+        except KeyboardInterrupt:
+            progress.close()
+            _error(f"interrupted; resume with --resume {run.folder.path}")
+            raise typer.Exit(code=130) from None
+        progress.close()
+        for task_id, record, log in failed_tasks(run.folder):
+            if task_id in run.to_run:
+                failed = True
+                typer.secho(
+                    f"{task_id}: {record.state}: {record.message} (log: {log})",
+                    err=True,
+                    fg=typer.colors.RED,
+                )
+    if failed:
+        raise typer.Exit(code=1)
+
+
 @app.command(
     "run-task",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

@@ -37,3 +37,7 @@ class ExportError(ProcessingCoreError):
 
 class TaskResolutionError(ProcessingCoreError):
     """`run-task` could not find or load the task class it was given."""
+
+
+class LocalRunError(ProcessingCoreError):
+    """A local run (`processing-core run`) cannot start: bad parameters, selection, folder."""

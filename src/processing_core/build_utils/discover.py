@@ -83,3 +83,20 @@ def _where(error: BaseException) -> str:
 def _short(error: BaseException) -> str:
     last = traceback.format_exception_only(type(error), error)[-1].strip()
     return last
+
+
+def select_workflows(reference: str) -> list[Workflow]:
+    """The workflows `PACKAGE[:WORKFLOW]` names: one by its name, else all of the package's."""
+    package, _, name = reference.partition(":")
+    workflows = discover_workflows(package)
+    if not name:
+        if not workflows:
+            raise ExportError([f"package {package!r} defines no Workflow at module level"])
+        return workflows
+    chosen = [workflow for workflow in workflows if workflow.name == name]
+    if not chosen:
+        names = [workflow.name for workflow in workflows]
+        raise ExportError(
+            [f"package {package!r} has no workflow named {name!r}; its workflows are {names}"]
+        )
+    return chosen

@@ -1,0 +1,127 @@
+"""A local run's folder: `run.json` (the run and each task's state) and, per task, its
+`parameters.json`, `inputs.json`, `result.json` and `log` (with earlier tries' logs kept as
+`log.<try>`). Everything is written atomically: a run stopped at any moment resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from processing_core.errors import LocalRunError
+from processing_core.fileops import atomic_write
+
+SUMMARY = "run.json"
+# States a task of a local run ends in; only `success` and `skipped` results are reused.
+FINISHED = ("success", "skipped")
+
+
+@dataclass
+class TaskRecord:
+    state: str = "pending"  # pending, running, success, skipped, failed, upstream_failed, ...
+    try_number: int = 0
+    exit_code: int | None = None
+    message: str = ""
+    seconds: float | None = None
+
+
+@dataclass
+class RunSummary:
+    workflow: str
+    version: str
+    dag_id: str
+    run_id: str
+    parameters: dict[str, Any]
+    tasks: dict[str, TaskRecord] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+
+class RunFolder:
+    """The folder of one run of one workflow version."""
+
+    def __init__(self, path: Path, summary: RunSummary) -> None:
+        self.path = path
+        self.summary = summary
+
+    @classmethod
+    def create(cls, root: Path, summary: RunSummary) -> RunFolder:
+        """A new folder `root/<dag_id>/<run_id>/` (never an existing one)."""
+        base = root / summary.dag_id
+        base.mkdir(parents=True, exist_ok=True)
+        for attempt in range(100):
+            run_id = summary.run_id + (f"_{attempt}" if attempt else "")
+            path = base / run_id
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            summary.run_id = run_id
+            folder = cls(path, summary)
+            folder.save()
+            return folder
+        raise LocalRunError(f"cannot create a run folder in {base}: too many runs this second")
+
+    @classmethod
+    def open(cls, path: Path) -> RunFolder:
+        """An earlier run's folder, to resume; LocalRunError says what is wrong with it."""
+        try:
+            data = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
+            tasks = {task_id: TaskRecord(**record) for task_id, record in data.pop("tasks").items()}
+            summary = RunSummary(**data, tasks=tasks)
+        except FileNotFoundError:
+            raise LocalRunError(
+                f"--resume {path}: no {SUMMARY} there; give the folder of an earlier run, "
+                "e.g. runs/<dag_id>/<run_id>"
+            ) from None
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+            raise LocalRunError(f"--resume {path}: {SUMMARY} cannot be read ({error})") from None
+        return cls(path, summary)
+
+    def save(self) -> None:
+        atomic_write(self.path / SUMMARY, self.summary.to_json().encode())
+
+    def task_folder(self, task_id: str) -> Path:
+        folder = self.path / task_id
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def result(self, task_id: str) -> dict[str, Any] | None:
+        """The task's recorded result document, or None."""
+        try:
+            value = json.loads((self.path / task_id / "result.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def prepare_task(
+        self, task_id: str, parameters: dict[str, Any], inputs: dict[str, Any]
+    ) -> tuple[Path, Path]:
+        """Write the task's parameters and inputs, set its earlier log and result aside; return
+        the paths of its result and log."""
+        folder = self.task_folder(task_id)
+        record = self.summary.tasks.setdefault(task_id, TaskRecord())
+        log = folder / "log"
+        if log.exists() and record.try_number > 1:  # the try starting now is try_number
+            os.replace(log, folder / f"log.{record.try_number - 1}")
+        result = folder / "result.json"
+        result.unlink(missing_ok=True)
+        for name, value in (("parameters.json", parameters), ("inputs.json", inputs)):
+            text = json.dumps(value, indent=2, sort_keys=True) + "\n"
+            atomic_write(folder / name, text.encode())
+        return result, log
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """`local__<UTC time>`: sortable, and a plain folder name."""
+    moment = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"local__{moment}"
+
+
+def plain_name(text: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9_.+-]+", text) is not None

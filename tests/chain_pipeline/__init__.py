@@ -1,0 +1,83 @@
+"""A five-step ETL chain for `processing-core run`: extract -> clean -> transform -> load,
+with `report` beside `load`. Each task appends its name to `<work>/calls`; `transform` fails
+until `<work>/fixed` exists (the bug an author fixes before resuming); `nap` tasks sleep
+`nap_seconds` and record when they ran, to see two of them run at once."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from processing_core import Parameter, TaskBase, Workflow
+
+
+class Step(TaskBase):
+    def record(self) -> Path:
+        work = Path(self.parameters["work"])
+        with (work / "calls").open("a") as calls:
+            calls.write(f"{self.task_id}\n")
+        return work
+
+
+class Extract(Step):
+    def run(self) -> None:
+        self.record()
+        self.outputs = {"rows": self.parameters["rows"]}
+
+
+class Clean(Step):
+    def run(self) -> None:
+        self.record()
+        self.outputs = {"rows": self.inputs["extract"]["rows"] - 1}
+
+
+class Transform(Step):
+    def run(self) -> None:
+        work = self.record()
+        if not (work / "fixed").exists():
+            raise ValueError("the transform has a bug: divide by the row count of clean")
+        self.outputs = {"rows": self.inputs["clean"]["rows"] * 2}
+
+
+class Load(Step):
+    def run(self) -> None:
+        self.record()
+        self.outputs = {"loaded": self.inputs["transform"]["rows"]}
+
+
+class Report(Step):
+    def run(self) -> None:
+        self.record()
+        self.message = f"{self.inputs['transform']['rows']} rows transformed"
+
+
+class Nap(TaskBase):
+    def run(self) -> None:
+        started = time.time()
+        time.sleep(self.parameters["nap_seconds"])
+        record = {"task": self.task_id, "start": started, "end": time.time()}
+        with (Path(self.parameters["work"]) / "naps").open("a") as naps:
+            naps.write(json.dumps(record) + "\n")
+
+    def rollback(self) -> None:
+        (Path(self.parameters["work"]) / f"rolled_back_{self.task_id}").touch()
+
+
+PARAMETERS = [
+    Parameter("work", required=True, description="Folder the steps record their calls in."),
+    Parameter("rows", type="integer", default=10, minimum=1),
+    Parameter("nap_seconds", type="number", default=0.0, minimum=0),
+]
+
+etl = Workflow("raw", "table", "etl", version="1.0.0", parameters=PARAMETERS)
+etl.add_node(Extract)
+etl.add_node(Clean, upstreams=Extract)
+etl.add_node(Transform, upstreams=Clean)
+etl.add_node(Load, upstreams=Transform)
+etl.add_node(Report, upstreams=Transform)
+
+naps = Workflow("raw", "rested", "naps", version="1.0.0", parameters=PARAMETERS)
+naps.add_node(Nap, task_id="nap_a")
+naps.add_node(Nap, task_id="nap_b")
+naps.add_node(Nap, task_id="after", upstreams=["nap_a", "nap_b"])
