@@ -216,6 +216,7 @@ def run_workflow(
     import signal
 
     from processing_core.build_utils import select_workflows
+    from processing_core.errors import ExportError
     from processing_core.local.progress import LiveProgress, PlainProgress
     from processing_core.local.runner import failed_tasks
     from processing_core.local.session import prepare_run
@@ -235,6 +236,8 @@ def run_workflow(
             )
             for workflow in workflows
         ]  # fmt: skip
+    except ExportError as error:  # discovery: nothing is written by a run anyway
+        raise _fail(error.report()) from None
     except ProcessingCoreError as error:
         raise _fail(error) from None
 

@@ -1,0 +1,221 @@
+"""Helpers for testing a pipeline: one task, a whole workflow, the export and Airflow's view.
+
+    from processing_core.testing import run_task, run_workflow, assert_exports
+
+    def test_calibrate():
+        result = run_task(Calibrate, workflow=l0_to_l1, inputs={"ingest": {...}})
+        assert result.outputs["frame_count"] == 4
+
+`run_task` and `run_workflow(in_process=True)` run in the test's own process (a debugger
+and coverage see the task); `run_workflow` without it goes through `processing-core run`,
+each task in its own process exactly as in production. Parameters get their declared
+defaults and are checked as a triggered run's are.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+from processing_core.definition import naming
+from processing_core.definition.task import RunContext, TaskBase
+from processing_core.definition.workflow import Workflow
+from processing_core.runtime.result import TaskResult, check_result
+
+
+def run_task(
+    task: type[TaskBase],
+    *,
+    workflow: Workflow | None = None,
+    task_id: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Mapping[str, Any]] | None = None,
+    **run: Any,
+) -> TaskResult:
+    """Run one task's lifecycle here (pre_run, run, post_run; rollback on failure) and return
+    its result. The task's own exception propagates, so the test shows where it failed.
+
+    With `workflow`, the task gets the context it gets in a run of that workflow (parameter
+    defaults, checks, only its upstreams as inputs); `task_id` picks the node when the class
+    is in it twice. `run` takes RunContext's other fields (logical_date, run_id, ...).
+    """
+    task_id = task_id or _node_id(task, workflow)
+    if workflow is not None:
+        context = workflow.run_context(task_id, parameters=parameters, inputs=inputs, **run)
+    else:
+        context = RunContext(
+            "test", "0", task_id, parameters=dict(parameters or {}), inputs=dict(inputs or {}),
+            **run,
+        )  # fmt: skip
+    instance = task(context)
+    with instance:
+        instance()
+    check_result(instance.outputs, instance.metrics, task.__name__)
+    message = instance.message if isinstance(instance.message, str) else str(instance.message)
+    return TaskResult("success", message, dict(instance.outputs), dict(instance.metrics))
+
+
+@dataclass
+class WorkflowRun:
+    """What a run of a whole workflow left: each task's state and result (None if it has
+    none), and, through `processing-core run`, the run's folder and output."""
+
+    states: dict[str, str]
+    results: dict[str, dict[str, Any] | None]
+    folder: Path | None = None
+    output: str = ""
+    exit_code: int = 0
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0 and set(self.states.values()) <= {"success", "skipped"}
+
+    def outputs(self, task_id: str) -> dict[str, Any]:
+        result = self.results.get(task_id) or {}
+        return dict(result.get("outputs", {}))
+
+
+def run_workflow(
+    workflow: Workflow,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    in_process: bool = False,
+    run_dir: Path | None = None,
+    version: str | None = None,
+    workers: int = 2,
+    package: str | None = None,
+) -> WorkflowRun:
+    """Run every task of `workflow`: here, one after another (`in_process=True`; a failure
+    propagates), or through `processing-core run` in `run_dir` (required then; the package is
+    the workflow's module's unless `package` says otherwise)."""
+    if in_process:
+        return _run_in_process(workflow, parameters or {})
+    if run_dir is None:
+        raise ValueError("run_workflow needs run_dir= (e.g. pytest's tmp_path) unless in_process")
+    reference = f"{package or _package_of(workflow)}:{workflow.name}"
+    command = [sys.executable, "-m", "processing_core", "run", reference]
+    command += ["--run-dir", str(run_dir), "--workers", str(workers)]
+    command += ["--version", version or _version_or_zero(workflow)]
+    if parameters:
+        params_file = run_dir / "params.json"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        params_file.write_text(json.dumps(dict(parameters)))
+        command += ["--params-file", str(params_file)]
+    completed = subprocess.run(command, capture_output=True, text=True, env=_importable(reference))
+    folders = sorted(run_dir.glob("*/*/run.json"), key=lambda path: path.stat().st_mtime)
+    if not folders:
+        raise AssertionError(f"processing-core run did not start:\n{completed.stderr}")
+    folder = folders[-1].parent
+    summary = json.loads(folders[-1].read_text())
+    states = {task: record["state"] for task, record in summary["tasks"].items()}
+    results = {task: _read_result(folder / task / "result.json") for task in states}
+    return WorkflowRun(
+        states=states,
+        results=results,
+        folder=folder,
+        output=completed.stdout + completed.stderr,
+        exit_code=completed.returncode,
+        parameters=summary["parameters"],
+    )
+
+
+def assert_exports(package: str, out: Path, *, target: str = "kubernetes", version: str = "0.0.0",
+                   check_with_airflow: bool = True) -> list[Path]:  # fmt: skip
+    """Export `package` into `out` as `processing-core export` does and, with
+    `check_with_airflow` (needs the `[airflow]` extra), load every file with Airflow's DagBag:
+    no import error, one DAG per file. Returns the files; AssertionError says what failed."""
+    from processing_core.build_utils import discover_workflows, export_workflows
+    from processing_core.nodes.dag import ExportOptions
+
+    options = ExportOptions.create(target=target, version=version)
+    results = export_workflows(discover_workflows(package), out, options)
+    files = [out / result.file_name for result in results]
+    if check_with_airflow:
+        from processing_core.extras import require
+
+        require("airflow", "assert_exports(check_with_airflow=True)")
+        from airflow.dag_processing.dagbag import DagBag
+
+        bag = DagBag(dag_folder=str(out))
+        assert not bag.import_errors, f"Airflow cannot load: {bag.import_errors}"
+        missing = {result.dag_id for result in results} - set(bag.dags)
+        assert not missing, f"Airflow loaded no DAG {sorted(missing)} from {out}"
+    return files
+
+
+def _run_in_process(workflow: Workflow, parameters: Mapping[str, Any]) -> WorkflowRun:
+    edges = workflow.upstream_task_ids()
+    nodes = {node.task_id: node for node in workflow.nodes}
+    results: dict[str, dict[str, Any] | None] = {}
+    states: dict[str, str] = {}
+    resolved: dict[str, Any] = {}
+    for task_id in TopologicalSorter(edges).static_order():
+        inputs = {u: dict((results[u] or {}).get("outputs", {})) for u in edges[task_id]}
+        result = run_task(
+            nodes[task_id].task_class, workflow=workflow, task_id=task_id,
+            parameters=parameters, inputs=inputs,
+        )  # fmt: skip
+        results[task_id] = {
+            "status": result.status, "message": result.message,
+            "outputs": dict(result.outputs), "metrics": dict(result.metrics),
+        }  # fmt: skip
+        states[task_id] = result.status
+        resolved = dict(workflow.run_context(task_id, parameters=parameters).parameters)
+    return WorkflowRun(states=states, results=results, parameters=resolved)
+
+
+def _node_id(task: type[TaskBase], workflow: Workflow | None) -> str:
+    if workflow is None:
+        return naming.snake_case(task.__name__)
+    ids = [node.task_id for node in workflow.nodes if node.task_class is task]
+    if len(ids) != 1:
+        where = f"{len(ids)} times ({ids})" if ids else "not at all"
+        raise ValueError(
+            f"{task.__name__} is in workflow {workflow.name!r} {where}; pass task_id= to say which"
+        )
+    return ids[0]
+
+
+def _importable(reference: str) -> dict[str, str]:
+    """The environment with the package's folder on PYTHONPATH: what this process imports, the
+    run's processes import too (a package under test need not be installed)."""
+    import importlib
+    import os
+
+    package = importlib.import_module(reference.partition(":")[0].partition(".")[0])
+    paths = list(getattr(package, "__path__", [])) or [str(Path(package.__file__ or ".").parent)]
+    parent = str(Path(paths[0]).parent)
+    existing = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [parent, existing]))}
+
+
+def _version_or_zero(workflow: Workflow) -> str:
+    """The workflow's version, or 0.0.0 for a package under test that is not installed."""
+    from processing_core.errors import WorkflowDefinitionError
+
+    try:
+        return workflow.resolve_version()
+    except WorkflowDefinitionError:
+        return "0.0.0"
+
+
+def _package_of(workflow: Workflow) -> str:
+    return workflow.workflow_package
+
+
+def _read_result(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+__all__: Sequence[str] = ["WorkflowRun", "assert_exports", "run_task", "run_workflow"]

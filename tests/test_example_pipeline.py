@@ -1,0 +1,82 @@
+"""The example pipeline's own tests, written with `processing_core.testing` as an author's
+would be: one task at a time, the whole workflow in-process and through `processing-core
+run`, and the export loaded by Airflow."""
+
+from __future__ import annotations
+
+import chain_pipeline
+import pytest
+
+from processing_core import WorkflowDefinitionError
+from processing_core.testing import assert_exports, run_task, run_workflow
+from workflows.l0_to_l1 import l0_to_l1, quicklook
+from workflows.tasks import Calibrate, Ingest, QualityCheck
+
+
+def test_ingest_then_calibrate_one_task_at_a_time(tmp_path):
+    ingested = run_task(Ingest, workflow=l0_to_l1, parameters={"data_root": str(tmp_path)})
+    assert ingested.outputs["frame_count"] == 4  # the declared default
+    calibrated = run_task(
+        Calibrate, workflow=l0_to_l1, parameters={"data_root": str(tmp_path)},
+        inputs={"ingest": ingested.outputs},
+    )  # fmt: skip
+    assert calibrated.status == "success"
+    assert calibrated.metrics == {"dark_level": 100.0}
+
+
+def test_a_class_twice_in_a_workflow_needs_its_task_id(tmp_path):
+    with pytest.raises(ValueError, match=r"QualityCheck is in workflow .* 2 times"):
+        run_task(QualityCheck, workflow=quicklook)
+
+
+def test_parameters_are_checked_as_in_a_run():
+    with pytest.raises(WorkflowDefinitionError, match="parameter 'frame_size': 1 does not fit"):
+        run_task(Ingest, workflow=l0_to_l1, parameters={"frame_size": 1})
+
+
+def test_a_failing_task_raises_its_own_error(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(ValueError, match="the transform has a bug"):
+        run_task(chain_pipeline.Transform, workflow=chain_pipeline.etl,
+                 parameters={"work": str(work)}, inputs={"clean": {"rows": 3}})  # fmt: skip
+
+
+def test_the_whole_chain_in_process(tmp_path):
+    (tmp_path / "fixed").touch()
+    run = run_workflow(chain_pipeline.etl, parameters={"work": str(tmp_path)}, in_process=True)
+    assert run.succeeded
+    assert run.outputs("load") == {"loaded": 18}
+    assert run.results["report"]["message"] == "18 rows transformed"
+
+
+@pytest.mark.slow
+def test_the_whole_chain_through_processing_core_run(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    failed = run_workflow(chain_pipeline.etl, parameters={"work": str(work)},
+                          run_dir=tmp_path / "runs")  # fmt: skip
+    assert not failed.succeeded and failed.exit_code == 1
+    assert failed.states["transform"] == "failed"
+    assert failed.folder is not None and (failed.folder / "transform" / "log").is_file()
+    (work / "fixed").touch()
+    passed = run_workflow(chain_pipeline.etl, parameters={"work": str(work)},
+                          run_dir=tmp_path / "runs")  # fmt: skip
+    assert passed.succeeded, passed.output
+    assert passed.outputs("load") == {"loaded": 18}
+
+
+def test_the_example_exports_and_airflow_loads_it(tmp_path):
+    files = assert_exports("workflows", tmp_path / "dags", version="1.0.0")
+    assert sorted(path.name for path in files) == [
+        "l0_to_l1_vbi_1.0.0.py", "l0_to_quicklook_vbi_1.0.0.py"
+    ]  # fmt: skip
+
+
+def test_assert_exports_fails_on_a_file_airflow_cannot_load(tmp_path, monkeypatch):
+    # A DAGs folder already holding a broken file: the check reports Airflow's own error.
+    out = tmp_path / "dags"
+    out.mkdir()
+    (out / "broken.py").write_text("from airflow.sdk import DAG\nraise RuntimeError('broken')\n")
+    with pytest.raises(AssertionError, match="Airflow cannot load"):
+        assert_exports("workflows", out, version="1.0.0")
