@@ -275,6 +275,61 @@ def run_workflow(
         raise typer.Exit(code=1)
 
 
+@app.command("graph")
+def graph(
+    reference: Annotated[
+        str,
+        typer.Argument(
+            metavar="PACKAGE[:WORKFLOW]",
+            help="The package, and optionally one workflow by name, e.g. `workflows:l0_to_l1_vbi`.",
+        ),
+    ],
+    form: Annotated[
+        str,
+        typer.Option(
+            "--format", help="`mermaid` (Markdown), `dot` (Graphviz), `svg` or `png` (people)."
+        ),
+    ] = "mermaid",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="A file for one workflow, a folder for several (<name>.<format>); default: "
+            "standard output (text formats only).",
+        ),
+    ] = None,
+) -> None:
+    """Draw a workflow's graph: task ids, classes, resource profiles, Spark tasks."""
+    from processing_core.build_utils import select_workflows
+    from processing_core.errors import ExportError
+    from processing_core.render.graph import FORMATS, render_graph
+
+    if form not in FORMATS:
+        raise _fail(f"--format {form!r} is not one of {list(FORMATS)}")
+    try:
+        workflows = select_workflows(reference)
+    except ExportError as error:
+        raise _fail(error.report()) from None
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    if out is None and form == "png":
+        raise _fail("--format png writes a file: give --out FILE (or --out FOLDER)")
+    for workflow in workflows:
+        try:
+            picture = render_graph(workflow, form)  # type: ignore[arg-type]
+        except ProcessingCoreError as error:
+            raise _fail(error) from None
+        if out is None:
+            typer.echo(picture.decode(), nl=False)
+            continue
+        from processing_core.fileops import atomic_write
+
+        target = out / f"{workflow.name}.{form}" if len(workflows) > 1 or out.is_dir() else out
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, picture)
+        typer.echo(str(target))
+
+
 @app.command(
     "run-task",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
