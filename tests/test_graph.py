@@ -73,7 +73,7 @@ def test_png_is_the_same_drawing_at_twice_the_size(tmp_path):
     place = layout(graph_tasks(l0_to_l1))
     assert image.size == (2 * place.width, 2 * place.height)
     x, y = place.positions["frame_statistics"]
-    red, green, blue = image.convert("RGB").getpixel((2 * x + 20, 2 * y + 20))
+    red, _green, blue = image.convert("RGB").getpixel((2 * x + 20, 2 * y + 20))
     assert red > 240 and blue < 230  # the Spark task's orange fill
 
 
