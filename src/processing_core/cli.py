@@ -330,6 +330,43 @@ def graph(
         typer.echo(str(target))
 
 
+@app.command("notebook")
+def notebook(
+    reference: Annotated[
+        str,
+        typer.Argument(
+            metavar="PACKAGE[:WORKFLOW]",
+            help="The package, and optionally one workflow by name, e.g. `workflows:l0_to_l1_vbi`.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the <dag_id>.ipynb files.")],
+    version: VersionOption = None,
+) -> None:
+    """Write a Jupyter notebook per workflow version for manual runs: a cell per task."""
+    from processing_core.build_utils import select_workflows
+    from processing_core.build_utils.discover import workflow_location
+    from processing_core.errors import ExportError
+    from processing_core.fileops import atomic_write
+    from processing_core.render.notebook import workflow_notebook
+
+    try:
+        workflows = select_workflows(reference)
+        for workflow in workflows:
+            resolved = workflow.resolve_version(version)
+            module, attribute = workflow_location(workflow)
+            document = workflow_notebook(workflow, resolved, module, attribute)
+            import nbformat
+
+            out.mkdir(parents=True, exist_ok=True)
+            target = out / f"{workflow.dag_id(resolved)}.ipynb"
+            atomic_write(target, nbformat.writes(document).encode())
+            typer.echo(str(target))
+    except ExportError as error:
+        raise _fail(error.report()) from None
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+
+
 @app.command(
     "run-task",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

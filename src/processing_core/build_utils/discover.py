@@ -100,3 +100,18 @@ def select_workflows(reference: str) -> list[Workflow]:
             [f"package {package!r} has no workflow named {name!r}; its workflows are {names}"]
         )
     return chosen
+
+
+def workflow_location(workflow: Workflow) -> tuple[str, str]:
+    """(module, attribute) where a discovered workflow is defined, for code that imports it."""
+    package = workflow.workflow_package.partition(".")[0]
+    candidates = sorted(
+        (name, module)
+        for name, module in list(sys.modules.items())
+        if module is not None and (name == package or name.startswith(package + "."))
+    )
+    for name, module in candidates:
+        for attribute, value in sorted(vars(module).items()):
+            if value is workflow and not attribute.startswith("_"):
+                return name, attribute
+    raise ExportError([f"workflow {workflow.name!r} is not defined at module level of {package!r}"])

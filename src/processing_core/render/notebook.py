@@ -1,0 +1,97 @@
+"""A Jupyter notebook per workflow version, for stepping through a run by hand.
+
+One cell per task in dependency order, each running the task in the kernel with the run's
+parameters and its upstreams' results: those computed by the cells above, else those a run
+recorded (`RUN_DIR`, the folder of a `processing-core run`), so an operator can rerun one
+step of a real run, change a parameter, or debug a task with the notebook's tools.
+"""
+
+from __future__ import annotations
+
+import json
+from graphlib import TopologicalSorter
+from typing import Any
+
+from processing_core.definition.workflow import Workflow
+
+
+def workflow_notebook(workflow: Workflow, version: str, module: str, attribute: str) -> Any:
+    """The notebook (an nbformat NotebookNode) of `workflow` at `version`."""
+    from processing_core.extras import require
+
+    require("nbformat", "processing-core notebook")
+    import nbformat.v4 as v4
+
+    from processing_core.definition.parameters import NO_DEFAULT
+
+    edges = workflow.upstream_task_ids()
+    nodes = {node.task_id: node for node in workflow.nodes}
+    defaults = {}
+    for parameter in workflow.parameters:
+        default = parameter.effective_default()
+        defaults[parameter.name] = None if default is NO_DEFAULT else default
+    cells = [
+        v4.new_markdown_cell(
+            f"# {workflow.name} {version}\n\n"
+            f"{workflow.description or ''}\n\n"
+            "Run the cells in order to run the whole workflow here, or set `RUN_DIR` to the "
+            "folder of a `processing-core run` and run any task's cell alone: its upstreams' "
+            "results are read from that run. Each task runs as `run-task` would run it: its "
+            "parameters resolved and checked against the workflow's declarations."
+        ),
+        v4.new_code_cell(
+            "import json\n"
+            "from pathlib import Path\n\n"
+            "from processing_core.testing import run_task\n"
+            f"from {module} import {attribute} as workflow\n\n"
+            f"VERSION = {json.dumps(version)}\n"
+            "# The run's parameters: declared defaults; required ones without a default are None.\n"
+            f"PARAMETERS = {_python(defaults)}\n"
+            "# A run folder (runs/<dag_id>/<run_id>): its results stand in for tasks not run.\n"
+            "RUN_DIR = None\n"
+            "results = {}\n\n\n"
+            "def upstream(task_id):\n"
+            '    """The outputs of an upstream task: computed above, or recorded in RUN_DIR."""\n'
+            "    if task_id in results:\n"
+            "        return results[task_id]\n"
+            "    if RUN_DIR is not None:\n"
+            '        result = json.loads((Path(RUN_DIR) / task_id / "result.json").read_text())\n'
+            '        return result["outputs"]\n'
+            '    raise LookupError(f"run the cell of {task_id} first, or set RUN_DIR")\n'
+        ),
+    ]
+    for task_id in TopologicalSorter(edges).static_order():
+        task = nodes[task_id].task_class
+        inputs = ", ".join(f"{json.dumps(u)}: upstream({json.dumps(u)})" for u in edges[task_id])
+        cells.append(v4.new_markdown_cell(f"## {task_id}\n\n`{task.import_path()}`"))
+        cells.append(
+            v4.new_code_cell(
+                f"from {task.__module__} import {task.__qualname__.partition('.')[0]}\n\n"
+                f"result = run_task(\n"
+                f"    {task.__qualname__},\n"
+                f"    workflow=workflow,\n"
+                f"    task_id={json.dumps(task_id)},\n"
+                f"    version=VERSION,\n"
+                f"    parameters=PARAMETERS,\n"
+                f"    inputs={{{inputs}}},\n"
+                f")\n"
+                f"results[{json.dumps(task_id)}] = dict(result.outputs)\n"
+                "result"
+            )
+        )
+    notebook = v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook.metadata["processing_core"] = {"workflow": workflow.name, "version": version}
+    return notebook
+
+
+def _python(value: dict[str, Any]) -> str:
+    """A dict literal, one parameter a line (repr of JSON values is Python)."""
+    if not value:
+        return "{}"
+    lines = [f"    {json.dumps(name)}: {item!r}," for name, item in value.items()]
+    return "{\n" + "\n".join(lines) + "\n}"
