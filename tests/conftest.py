@@ -194,3 +194,45 @@ def receiver():
     receiver = Receiver()
     yield receiver
     receiver.close()
+
+
+@pytest.fixture(scope="session")
+def processing_core_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This checkout's wheel, built once per session."""
+    wheel_dir = tmp_path_factory.mktemp("wheel")
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+         str(wheel_dir), str(REPO_ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = wheel_dir.glob("processing_core-*.whl")
+    return wheel
+
+
+def fresh_venv(root: Path, *requirements: str) -> Path:
+    """A new virtualenv at `root` with `requirements` installed (pip arguments)."""
+    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, timeout=120)
+    installed = subprocess.run(
+        [str(root / "bin" / "python"), "-m", "pip", "install", "--quiet", *requirements],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    return root
+
+
+@pytest.fixture(scope="session")
+def base_venv(tmp_path_factory: pytest.TempPathFactory, processing_core_wheel: Path) -> Path:
+    """The wheel installed into a fresh virtualenv without extras: the pipeline image's view."""
+    return fresh_venv(tmp_path_factory.mktemp("base-install") / "venv", str(processing_core_wheel))
+
+
+def clean_env(venv: Path, **extra: str) -> dict[str, str]:
+    """Nothing of the development environment: its PATH, PYTHONPATH or settings."""
+    env = {
+        "PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "EVENTS_ENABLED": "false",
+    }
+    env.update(extra)
+    return env

@@ -7,48 +7,12 @@ and what needs an extra says which one.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, TESTS_DIR
+from conftest import REPO_ROOT, TESTS_DIR, clean_env
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def base_venv(tmp_path_factory) -> Path:
-    """One wheel of this checkout, installed once into a fresh virtualenv."""
-    root = tmp_path_factory.mktemp("base-install")
-    wheel_dir = root / "wheel"
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
-         str(wheel_dir), str(REPO_ROOT)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert built.returncode == 0, built.stderr[-3000:]
-    (wheel,) = wheel_dir.glob("processing_core-*.whl")
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    installed = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert installed.returncode == 0, installed.stderr[-3000:]
-    return venv
-
-
-def clean_env(venv: Path, **extra: str) -> dict[str, str]:
-    # Nothing of the development environment: its PATH, PYTHONPATH or settings.
-    env = {
-        "PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin",
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "EVENTS_ENABLED": "false",
-    }
-    env.update(extra)
-    return env
 
 
 def test_the_base_install_has_no_airflow_no_spark_and_no_towncrier(base_venv):

@@ -367,6 +367,27 @@ def notebook(
         raise _fail(error) from None
 
 
+@app.command("init")
+def init(
+    folder: Annotated[Path, typer.Argument(help="Where the new repository goes (new or empty).")],
+    name: Annotated[
+        str, typer.Option("--name", help="The pipeline's distribution name, e.g. vbi-pipeline.")
+    ],
+) -> None:
+    """Write a new pipeline repository that works at once: a package with a workflow of two
+    tasks, its tests, a Dockerfile for the pipeline image, CI that bundles and publishes on
+    tags, a towncrier changelog and a README."""
+    from processing_core.scaffold import write_scaffold
+
+    try:
+        written = write_scaffold(folder, name)
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    for path in written:
+        typer.echo(str(path))
+    typer.echo(f"Next: cd {folder} && python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'")
+
+
 @app.command(
     "run-task",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

@@ -1,0 +1,83 @@
+"""`processing-core init`: a new pipeline repository that works at once.
+
+The files are templates under `templates/` (named `*.tmpl`, so no tool mistakes them for the
+library's own code), with __NAME__, __PACKAGE__ (also the workflows' category), __DNS_NAME__ and __DEPENDENCY__
+replaced.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from importlib.resources import files
+from pathlib import Path
+
+from processing_core.errors import ProcessingCoreError
+
+# Template file -> where it goes (`package/` becomes the package's folder).
+_RENAMED = {"gitignore.tmpl": ".gitignore", "changelog/gitkeep.tmpl": "changelog/.gitkeep"}
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\Z")
+
+
+class ScaffoldError(ProcessingCoreError):
+    """`init` cannot write the repository: a bad name, or a folder that is not empty."""
+
+
+def package_name(name: str) -> str:
+    """The import name of distribution `name` (`vbi-pipeline` -> `vbi_pipeline`)."""
+    package = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    if (
+        not _NAME.fullmatch(name)
+        or not package.isidentifier()
+        or keyword.iskeyword(package)
+        or package[0].isdigit()
+        or package in {"processing_core", "test", "tests"}
+    ):
+        raise ScaffoldError(
+            f"--name {name!r} cannot name a pipeline: use letters, digits, '-' and '_', "
+            "starting with a letter, e.g. --name vbi-pipeline"
+        )
+    return package
+
+
+def write_scaffold(target: Path, name: str) -> list[Path]:
+    """Write a new pipeline repository named `name` into `target` (absent or empty)."""
+    from processing_core._meta import library_version
+    from processing_core.fileops import atomic_write
+
+    package = package_name(name)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ScaffoldError(f"{target} exists and is not an empty folder; choose a new one")
+    version = library_version()
+    released = re.fullmatch(r"[0-9]+(\.[0-9]+)*", version) is not None
+    values = {
+        "__NAME__": name,
+        "__PACKAGE__": package,
+        "__DNS_NAME__": package.replace("_", "-"),
+        # A released library pins its lower bound; a development build leaves it open.
+        "__DEPENDENCY__": f"processing-core>={version}" if released else "processing-core",
+    }
+    written = []
+    root = files(__package__).joinpath("templates")
+    for relative, template in sorted(_templates(root)):
+        destination = _RENAMED.get(relative, relative.removesuffix(".tmpl"))
+        if destination.startswith("package/"):
+            destination = package + destination.removeprefix("package")
+        text = template
+        for token, value in values.items():
+            text = text.replace(token, value)
+        path = target / destination
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, text.encode())
+        written.append(path)
+    return written
+
+
+def _templates(folder: object, prefix: str = "") -> list[tuple[str, str]]:
+    found = []
+    for entry in folder.iterdir():  # type: ignore[attr-defined]
+        if entry.is_dir():
+            found.extend(_templates(entry, f"{prefix}{entry.name}/"))
+        elif entry.name.endswith(".tmpl"):
+            found.append((f"{prefix}{entry.name}", entry.read_text(encoding="utf-8")))
+    return found
