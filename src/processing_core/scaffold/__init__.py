@@ -1,8 +1,8 @@
 """`processing-core init`: a new pipeline repository that works at once.
 
 The files are templates under `templates/` (named `*.tmpl`, so no tool mistakes them for the
-library's own code), with __NAME__, __PACKAGE__ (also the workflows' category), __DNS_NAME__ and __DEPENDENCY__
-replaced.
+library's own code), with __NAME__, __PACKAGE__ (also the workflows' category), __DNS_NAME__
+and __DEPENDENCY__ replaced.
 """
 
 from __future__ import annotations
