@@ -175,3 +175,35 @@ def test_sigterm_stops_the_tasks_which_roll_back_and_the_run_resumes(tmp_path):
     assert states(folder) == {"nap_a": "terminated", "nap_b": "terminated", "after": "not_run"}
     assert (work / "rolled_back_nap_a").exists()
     assert not [p for p in os.listdir(work) if p == "naps"]  # no nap finished
+
+
+def test_a_terminal_gets_a_live_table(tmp_path):
+    """Under a pseudo-terminal the progress is rich's live table, not plain lines."""
+    import pty
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "fixed").touch()
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [str(VENV_BIN / "processing-core"), "run", ETL, "--run-dir", str(tmp_path / "runs"),
+         "--param", f"work={work}"],
+        cwd=tmp_path, env={**subprocess_env(), "TERM": "xterm", "COLUMNS": "100"},
+        stdout=terminal, stderr=terminal, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed: the run has ended
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert process.wait(timeout=60) == 0
+    os.close(controller)
+    text = shown.decode(errors="replace")
+    assert "│ report" in text and "└──" in text  # a row of the table, and its bottom
+    assert "\x1b[32msuccess" in text  # in colour
+    assert " started (try " not in text  # no plain progress lines

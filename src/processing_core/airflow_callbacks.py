@@ -1,4 +1,6 @@
-"""Airflow task callbacks that publish status events: the one module a DAG file imports.
+"""Airflow task callbacks: status events, and skipping a task whose work was already done.
+
+The one module of the library a DAG file imports.
 
 They report what the task's own entrypoint cannot: failures it never reached (the pod was
 OOMKilled, its image could not be pulled, it was evicted or timed out) and Airflow's decision
@@ -97,6 +99,32 @@ class StatusCallback:
             emitter.emit(event)
         finally:
             emitter.close()
+
+
+class SkipWhenComplete:
+    """`post_execute` of a generated task: a result that says `skipped` (the task's complete()
+    found its work done) becomes Airflow's skipped state, with the result still the task's
+    XCom, so downstream tasks (trigger rule none_failed) run with the outputs it recorded."""
+
+    def __repr__(self) -> str:
+        return "SkipWhenComplete()"
+
+    def __call__(self, context: Mapping[str, Any], result: Any) -> None:
+        document = result
+        if isinstance(result, str):  # the local target's XCom: the result line's text
+            import json
+
+            try:
+                document = json.loads(result)
+            except ValueError:
+                return
+        if not isinstance(document, dict) or document.get("status") != "skipped":
+            return
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        # A skipped task's return value is not pushed: push it before skipping.
+        context["ti"].xcom_push(key="return_value", value=result)
+        raise AirflowSkipException(str(document.get("message") or "work already complete"))
 
 
 def termination_reason(task: Any, exception: BaseException | None) -> str | None:

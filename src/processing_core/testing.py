@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from processing_core.definition import naming
 from processing_core.definition.task import RunContext, TaskBase
@@ -39,7 +39,8 @@ def run_task(
     **run: Any,
 ) -> TaskResult:
     """Run one task's lifecycle here (pre_run, run, post_run; rollback on failure) and return
-    its result. The task's own exception propagates, so the test shows where it failed.
+    its result (`skipped`, without running, when its complete() says its work is done). The
+    task's own exception propagates, so the test shows where it failed.
 
     With `workflow`, the task gets the context it gets in a run of that workflow (parameter
     defaults, checks, only its upstreams as inputs); `task_id` picks the node when the class
@@ -55,10 +56,13 @@ def run_task(
         )  # fmt: skip
     instance = task(context)
     with instance:
-        instance()
+        skipped = instance.complete() is True
+        if not skipped:
+            instance()
     check_result(instance.outputs, instance.metrics, task.__name__)
     message = instance.message if isinstance(instance.message, str) else str(instance.message)
-    return TaskResult("success", message, dict(instance.outputs), dict(instance.metrics))
+    status: Literal["success", "skipped"] = "skipped" if skipped else "success"
+    return TaskResult(status, message, dict(instance.outputs), dict(instance.metrics))
 
 
 @dataclass

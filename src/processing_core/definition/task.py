@@ -189,6 +189,16 @@ class TaskBase(ABC):
         return self.context.conf
 
     # -- lifecycle ------------------------------------------------------------------------------
+    def complete(self) -> bool:
+        """Whether this run's work is already done (e.g. its product exists): then the task is
+        skipped, neither pre_run, run nor post_run runs, and its result says `skipped`.
+
+        Fill `self.outputs` (and `self.message`) with what downstream tasks need, as `run()`
+        would: they still run, with these outputs. Optional (Luigi's idea); by default the
+        work is never done.
+        """
+        return False
+
     def pre_run(self) -> None:  # noqa: B027 - an optional hook, empty by design
         """Prepare (e.g. check that inputs exist). Runs before `run()`."""
 

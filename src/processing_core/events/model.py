@@ -18,6 +18,8 @@ class EventKind(StrEnum):
 
     TASK_STARTED = "task.started"
     TASK_SUCCEEDED = "task.succeeded"
+    # complete() found the work done: the task did not run; its outputs are what it recorded.
+    TASK_SKIPPED = "task.skipped"
     TASK_FAILED = "task.failed"
     TASK_RETRYING = "task.retrying"
     RUN_STARTED = "run.started"

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 _STYLE = {
     "task.started": "cyan",
     "task.succeeded": "green",
+    "task.skipped": "cyan",
     "task.failed": "bold red",
     "task.retrying": "yellow",
 }

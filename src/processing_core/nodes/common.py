@@ -124,6 +124,7 @@ def markdown(text: str) -> str:
 
 
 CALLBACK = "processing_core.airflow_callbacks:StatusCallback"
+SKIP_WHEN_COMPLETE = "processing_core.airflow_callbacks:SkipWhenComplete"
 
 
 def status_callback(kind: str, workflow_name: str, version: str) -> Call:
@@ -148,6 +149,8 @@ def base_operator_kwargs(node: TaskNode, context: NodeContext) -> dict[str, Any]
         "on_retry_callback": status_callback(
             "task.retrying", context.workflow_name, context.version
         ),
+        # A task whose complete() found its work done shows as skipped (its result its XCom).
+        "post_execute": Call(SKIP_WHEN_COMPLETE),
     }
     backoff = task.retry_exponential_backoff
     if backoff:

@@ -150,7 +150,8 @@ def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]
         or f"{workflow.name} {version}: {workflow.input_data} to {workflow.output_data}",
         "schedule": workflow.schedule,
         "tags": workflow.tags(version),
-        "default_args": {"owner": workflow.owner},
+        # none_failed: a task runs after upstreams skipped because their work was complete.
+        "default_args": {"owner": workflow.owner, "trigger_rule": "none_failed"},
         "catchup": workflow.catchup,
     }
     if workflow.doc_md:

@@ -215,9 +215,12 @@ def _lifecycle(
     task.telemetry = telemetry
     termination.defer_while(lambda: task.rolling_back)
     logger.info("Task {} starting ({})", context.task_id, task_class.import_path())
+    skipped = False
     try:
         with task:
-            task()
+            skipped = _already_complete(task)
+            if not skipped:
+                task()
             check_result(task.outputs, task.metrics, name)
     except TaskTerminated as stop:
         return _terminated(stop, task)
@@ -233,9 +236,25 @@ def _lifecycle(
         return _failed(stop, task, message)
     except Exception as error:
         return _failed(error, task)
-    logger.info("Task {} succeeded", context.task_id)
     message = task.message if isinstance(task.message, str) else str(task.message)
+    if skipped:
+        logger.info("Task {} skipped: complete() found its work done", context.task_id)
+        message = message or "skipped: complete() found the work already done"
+        # Exit code 0: the operator returns the result, and Airflow marks the task skipped
+        # (airflow_callbacks.SkipWhenComplete) with this result as its XCom.
+        return Outcome("skipped", EXIT_SUCCESS, message, None, task.outputs, task.metrics)
+    logger.info("Task {} succeeded", context.task_id)
     return Outcome("success", EXIT_SUCCESS, message, None, task.outputs, task.metrics)
+
+
+def _already_complete(task: TaskBase) -> bool:
+    done = task.complete()
+    if not isinstance(done, bool):
+        raise TypeError(
+            f"{type(task).__name__}.complete() returned {type(done).__name__}; return True when "
+            "the work is already done, else False"
+        )
+    return done
 
 
 def _failed(error: BaseException, task: TaskBase | None, message: str | None = None) -> Outcome:
@@ -302,9 +321,10 @@ def _final_event(outcome: Outcome, about: Mapping[str, Any]) -> StatusEvent:
     # The event model (pydantic) is imported only by runs that send events.
     from processing_core.events.model import EventError, EventKind, StatusEvent
 
-    if outcome.status == "success":
+    if outcome.status in ("success", "skipped"):
+        skipped = outcome.status == "skipped"
         return StatusEvent(
-            kind=EventKind.TASK_SUCCEEDED,
+            kind=EventKind.TASK_SKIPPED if skipped else EventKind.TASK_SUCCEEDED,
             source="task",
             outputs=dict(outcome.outputs),
             metrics=dict(outcome.metrics),

@@ -17,7 +17,8 @@ from processing_core.masking import mask_data
 if TYPE_CHECKING:
     from pathlib import Path
 
-Status = Literal["success", "failed", "terminated"]
+# skipped: the task's complete() said its work was already done.
+Status = Literal["success", "skipped", "failed", "terminated"]
 # Results travel through XCom and, for downstream tasks, through command-line arguments
 # (Linux caps one argument at 128 KiB); data belongs in storage, its location in outputs.
 MAX_RESULT_BYTES = 64 * 1024
