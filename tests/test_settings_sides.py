@@ -5,6 +5,7 @@ fail it, and its start imports none of what it does not use."""
 from __future__ import annotations
 
 import json
+from typing import Literal, get_args
 
 import pytest
 from conftest import run_cli
@@ -20,7 +21,7 @@ from processing_core.config import (
     load_settings,
 )
 from processing_core.errors import SettingsError
-from processing_core.runtime.run_settings import READ_AT_START, RunOptions
+from processing_core.runtime.run_settings import LEVELS, LOG_FORMATS, READ_AT_START, RunOptions
 
 IDENTITY = ("--workflow-name=w", "--workflow-version=1", "--task-id=t", "--result-path=-")
 
@@ -72,9 +73,9 @@ def test_a_quiet_run_imports_no_settings_telemetry_or_cli_library():
     traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     completed, result = run_task("ReportsItsImports", TRACEPARENT=traceparent)
     assert result["outputs"] == {"imported": ["opentelemetry"], "sdk": False}
-    # A run setting given: validated by pydantic (still no SDK, no typer).
-    completed, result = run_task("ReportsItsImports", LOG_FORMAT="json")
-    assert result["outputs"] == {"imported": ["pydantic"], "sdk": False}
+    # Run settings RunSettings takes as they are need no pydantic either.
+    completed, result = run_task("ReportsItsImports", LOG_FORMAT="json", LOGURU_LEVEL="debug")
+    assert result["outputs"] == {"imported": [], "sdk": False}
 
 
 def test_the_broker_password_is_masked_even_when_events_are_off():
@@ -87,6 +88,8 @@ def test_the_broker_password_is_masked_even_when_events_are_off():
 def test_the_quick_path_agrees_with_the_settings_classes():
     defaults = RunOptions()
     fields = RunSettings.model_fields
+    assert get_args(fields["loguru_level"].annotation) == LEVELS
+    assert get_args(fields["log_format"].annotation) == (Literal[LOG_FORMATS], type(None))
     assert defaults.loguru_level == fields["loguru_level"].default
     assert defaults.log_format == fields["log_format"].default
     assert defaults.result_path == fields["result_path"].default

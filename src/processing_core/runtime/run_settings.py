@@ -1,7 +1,8 @@
-"""What every task run reads first (logging, result path), without pydantic when unchanged.
+"""What every task run reads first (logging, result path), without pydantic when it can.
 
-When none of these variables is set, a run takes RunSettings' defaults as they are (kept
-equal by tests/test_settings_sides.py); when any is set, RunSettings validates them all.
+Values RunSettings would accept as they are (an exact log format, a level name in any case,
+any path) are taken directly; anything else goes to RunSettings, whose error names the
+variable. tests/test_settings_sides.py keeps these sets and defaults equal to RunSettings'.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ READ_AT_START = (
     "result_path",
     "otel_python_disabled_instrumentations",
 )
+LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("human", "json")
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,20 @@ class RunOptions:
 
 def run_options() -> RunOptions:
     """The run's logging and result settings; SettingsError names a bad value."""
-    if not environment.given(*READ_AT_START):
-        return RunOptions()
+    values = environment.lowered()
+    level = values.get("loguru_level", "INFO").strip().upper()
+    log_format = values.get("log_format", "") or None
+    if level in LEVELS and log_format in (None, *LOG_FORMATS):
+        disabled = values.get("otel_python_disabled_instrumentations", "")
+        return RunOptions(
+            loguru_level=level,
+            log_format=log_format,
+            result_path=values.get("result_path") or None,
+            route_standard_logging="logging" not in {n.strip() for n in disabled.split(",")},
+        )
     from processing_core.config import RunSettings, load
 
-    settings = load(RunSettings)
+    settings = load(RunSettings)  # raises, naming the variable
     return RunOptions(
         loguru_level=settings.loguru_level,
         log_format=settings.log_format,
