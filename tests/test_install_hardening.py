@@ -47,6 +47,15 @@ def with_manifest(entries: dict[str, bytes], change) -> dict[str, bytes]:
     return {**entries, "manifest.json": json.dumps(manifest).encode()}
 
 
+def with_changed_file(entries: dict[str, bytes], name: str, extra: bytes) -> dict[str, bytes]:
+    """The entries with DAG file `name` changed (and its checksum in the manifest with it)."""
+    data = entries[name] + extra
+    changed = with_manifest(entries, lambda m: [
+        w.update(sha256=hashlib.sha256(data).hexdigest()) for w in m["workflows"] if w["file"] == name
+    ])  # fmt: skip
+    return {**changed, name: data}
+
+
 def snapshot(root: Path) -> dict[str, bytes | None]:
     return {
         str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None)
@@ -242,17 +251,16 @@ def test_a_reinstall_never_shows_a_missing_dag_file(tmp_path, sound, monkeypatch
         monkeypatch.setattr(install_module, "_renameat2_exchange", unsupported)
     dags = tmp_path / "dags"
     first = make_archive(tmp_path / "a.zip", sound)
-    second = make_archive(
-        tmp_path / "b.zip",
-        with_manifest(sound, lambda m: m["image"].update(reference="registry.example.org/x:2")),
-    )
+    changed = with_changed_file(sound, "l0_to_l1_vbi_2.0.0.py", b"\n# rebuilt\n")
+    second = make_archive(tmp_path / "b.zip", changed)
     install_bundle(first, dags)
     watched = dags / "workflows-2.0.0" / "l0_to_l1_vbi_2.0.0.py"
     poller = subprocess.Popen([sys.executable, "-c", POLL, str(watched), "3"],
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     swaps = 0
     while poller.poll() is None:
-        install_bundle(second if swaps % 2 else first, dags)
+        replaced = install_bundle(first if swaps % 2 else second, dags, force=True)
+        assert replaced.outcome == "replaced"
         swaps += 1
     seen, missing = map(int, poller.stdout.read().split())
     assert swaps > 10 and seen > 1000
@@ -323,3 +331,49 @@ def test_fuzzed_manifests_never_write_outside_the_dags_folder(
         assert sorted(p.name for p in installed.folder.iterdir()) == sorted(
             ["manifest.json", workflow["file"]]
         )
+
+
+# -- reinstalls and permissions -------------------------------------------------------------------
+def test_the_same_version_with_other_files_is_refused_unless_forced(tmp_path, sound):
+    dags = tmp_path / "dags"
+    first = make_archive(tmp_path / "a.zip", sound)
+    assert run_cli("install", str(first), "--dags-folder", str(dags)).returncode == 0
+    again = run_cli("install", str(first), "--dags-folder", str(dags))
+    assert again.returncode == 0 and again.stdout.startswith("unchanged workflows 2.0.0")
+    changed = make_archive(
+        tmp_path / "b.zip", with_changed_file(sound, "l0_to_l1_vbi_2.0.0.py", b"# v2\n")
+    )
+    before = snapshot(dags)
+    refused = run_cli("install", str(changed), "--dags-folder", str(dags))
+    assert refused.returncode == 1
+    assert "workflows 2.0.0 is already installed" in refused.stderr
+    assert "l0_to_l1_vbi_2.0.0.py changed" in refused.stderr
+    assert "--force" in refused.stderr
+    assert snapshot(dags) == before  # nothing replaced
+    forced = run_cli("install", str(changed), "--dags-folder", str(dags), "--force")
+    assert forced.returncode == 0 and forced.stdout.startswith("replaced workflows 2.0.0")
+    assert (dags / "workflows-2.0.0" / "l0_to_l1_vbi_2.0.0.py").read_bytes().endswith(b"# v2\n")
+
+
+@pytest.mark.parametrize(
+    ("dags_mode", "folder_mode", "file_mode"),
+    [(0o755, 0o755, 0o644), (0o750, 0o750, 0o640), (0o2775, 0o775, 0o664)],
+)
+def test_installed_files_take_the_dags_folders_permissions(
+    tmp_path, sound, dags_mode, folder_mode, file_mode
+):  # fmt: skip
+    import os
+    import stat
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    dags.chmod(dags_mode)
+    old_umask = os.umask(0o077)  # a restrictive umask must not decide what others can read
+    try:
+        installed = install_bundle(make_archive(tmp_path / "a.zip", sound), dags)
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(installed.folder.stat().st_mode) == folder_mode
+    for path in installed.folder.rglob("*"):
+        expected = folder_mode if path.is_dir() else file_mode
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path

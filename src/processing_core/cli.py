@@ -515,20 +515,30 @@ DagsFolderOption = Annotated[
 def install(
     archive: Annotated[Path, typer.Argument(help="A bundle made by `bundle`.")],
     dags_folder: DagsFolderOption,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace an installed version of the same number with other files."
+        ),
+    ] = False,
 ) -> None:
     """Unpack a bundle into the DAGs folder as `<distribution>-<version>/`, atomically.
 
     Runs the same checks as `verify` (without parsing the files) and installs exactly the
-    files the manifest lists. Installs and prunes of one DAGs folder take turns (a lock),
-    and whatever a killed one left beside the folder is cleared by the next.
+    files the manifest lists, with the DAGs folder's permissions. The same version with the
+    same files is left as it is; with other files it is refused unless --force. Installs
+    and prunes of one DAGs folder take turns (a lock), and whatever a killed one left beside
+    the folder is cleared by the next.
     """
     from processing_core.config import ReleaseSettings, load
     from processing_core.release.archive import BundleLimits
     from processing_core.release.install import install_bundle
 
     limits = BundleLimits.from_settings(load(ReleaseSettings))
-    installed = install_bundle(archive, dags_folder, limits)
-    typer.echo(f"installed {installed.distribution} {installed.version} in {installed.folder}")
+    installed = install_bundle(archive, dags_folder, limits, force=force)
+    typer.echo(
+        f"{installed.outcome} {installed.distribution} {installed.version} in {installed.folder}"
+    )
 
 
 @app.command()

@@ -25,7 +25,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from processing_core.errors import ProcessingCoreError
-from processing_core.fileops import child_path, default_folder_mode, exclusive_lock
+from processing_core.fileops import child_path, exclusive_lock
 from processing_core.release.archive import BundleLimits, extract_bundle
 from processing_core.release.manifest import MANIFEST, Manifest, parse_manifest
 
@@ -42,6 +42,8 @@ class InstalledVersion:
     version: str
     folder: Path
     dag_ids: tuple[str, ...]
+    # What install did: installed, unchanged (same files already there) or replaced (--force).
+    outcome: str = "installed"
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,14 @@ class Inventory:
 
 
 def install_bundle(
-    path: Path, dags_folder: Path, limits: BundleLimits | None = None
+    path: Path, dags_folder: Path, limits: BundleLimits | None = None, *, force: bool = False
 ) -> InstalledVersion:
-    """Install the bundle at `path` as `dags_folder/<distribution>-<version>/`."""
+    """Install the bundle at `path` as `dags_folder/<distribution>-<version>/`.
+
+    The same version already installed with the same files is left as it is (`unchanged`);
+    with other files it is refused, naming them, unless `force` (`replaced`). Folders and
+    files get the permissions of the DAGs folder, so a scheduler of another user reads them.
+    """
     limits = limits or BundleLimits()
     _prepare(dags_folder, create=True)
     with _locked(dags_folder):
@@ -64,16 +71,55 @@ def install_bundle(
         )
         try:
             manifest = extract_bundle(path, staging, limits)
-            staging.chmod(default_folder_mode())
+            _match_permissions(staging, dags_folder)
             target = child_path(dags_folder, manifest.folder_name, "installed folder")
-            if target.exists() or target.is_symlink():
-                # Reinstall: swap old and new in one step; the old copy is now at `staging`.
-                _exchange(staging, target)
-            else:
+            if not (target.exists() or target.is_symlink()):
                 os.rename(staging, target)
+                return _installed_version(target, manifest, "installed")
+            differences = _differences(target, manifest)
+            if not differences:
+                return _installed_version(target, manifest, "unchanged")
+            if not force:
+                raise InstallError(
+                    f"{manifest.distribution.name} {manifest.distribution.version} is already "
+                    f"installed in {target} with other content ({'; '.join(differences)}); a "
+                    "version's DAGs must not change under the same number: release a new "
+                    "version, or pass --force to replace it"
+                )
+            # Replace: swap old and new in one step; the old copy is now at `staging`.
+            _exchange(staging, target)
         finally:
             _remove(staging)
-    return _installed_version(target, manifest)
+    return _installed_version(target, manifest, "replaced")
+
+
+def _differences(installed: Path, manifest: Manifest) -> list[str]:
+    """How the installed copy's files differ from the bundle's (by the manifests' checksums)."""
+    try:
+        found, _ = parse_manifest((installed / MANIFEST).read_bytes())
+    except OSError:
+        found = None
+    if found is None:
+        return [f"{installed / MANIFEST} is missing or unreadable"]
+    old = {workflow.file: workflow.sha256 for workflow in found.workflows}
+    new = {workflow.file: workflow.sha256 for workflow in manifest.workflows}
+    return [
+        *(f"{name} changed" for name in sorted(old.keys() & new.keys()) if old[name] != new[name]),
+        *(f"{name} added" for name in sorted(new.keys() - old.keys())),
+        *(f"{name} removed" for name in sorted(old.keys() - new.keys())),
+    ]
+
+
+def _match_permissions(staging: Path, dags_folder: Path) -> None:
+    """Give the staged version the DAGs folder's read and write bits (files without execute):
+    a dag-processor that reads the DAGs folder through its group or others reads these too."""
+    bits = dags_folder.stat().st_mode & 0o777
+    staging.chmod(bits)
+    for root, folders, names in os.walk(staging):
+        for name in folders:
+            os.chmod(os.path.join(root, name), bits)
+        for name in names:
+            os.chmod(os.path.join(root, name), bits & 0o666)
 
 
 def inventory(dags_folder: Path) -> Inventory:
@@ -221,12 +267,15 @@ def _replace_file_by_file(new: Path, old: Path) -> None:
             os.replace(entry, new / entry.name)
 
 
-def _installed_version(folder: Path, manifest: Manifest) -> InstalledVersion:
+def _installed_version(
+    folder: Path, manifest: Manifest, outcome: str = "installed"
+) -> InstalledVersion:
     return InstalledVersion(
         distribution=manifest.distribution.name,
         version=manifest.distribution.version,
         folder=folder,
         dag_ids=tuple(workflow.dag_id for workflow in manifest.workflows),
+        outcome=outcome,
     )
 
 
