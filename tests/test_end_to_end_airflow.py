@@ -135,6 +135,14 @@ def test_a_failing_task_fails_the_run_and_its_events_arrive(airflow_home, tmp_pa
         ("airflow", "task.failed", "check_calibrated"),
         ("airflow", "run.failed", None),  # the DAG run's own failure callback
     } <= seen
+    # The run's failure names a task that failed, and why the run failed.
+    (run_failed,) = [e for e in events if (e["source"], e["kind"]) == ("airflow", "run.failed")]
+    assert run_failed["error"]["message"].startswith("task_failure; failed: check_")
+    assert "(try 1)" in run_failed["error"]["message"]
+    # Each callback says in one line what it published; pika's narration stays out.
+    output = completed.stdout + completed.stderr
+    assert f"processing-core published event run.failed ({run_failed['event_id']})" in output
+    assert "Pika version" not in output and "Created channel" not in output
     for event in events:
         assert event["workflow_name"] == "l0_to_quicklook_vbi"
         assert event["workflow_version"] == EXAMPLE_VERSION

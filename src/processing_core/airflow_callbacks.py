@@ -70,9 +70,14 @@ class StatusCallback:
                 type=reason or type(exception).__name__,
                 message=str(exception) if exception is not None else reason or "",
             )
-        elif isinstance(context.get("reason"), str) and self.kind == EventKind.RUN_FAILED:
-            # A DAG run's failure callback says why in `reason` (e.g. "task_failure").
-            error = EventError(type="RunFailed", message=context["reason"])
+        elif self.kind == EventKind.RUN_FAILED:
+            # A DAG run's failure callback says why in `reason` (e.g. "task_failure"); the
+            # tasks that failed say where.
+            reason = context.get("reason") if isinstance(context.get("reason"), str) else None
+            failed = failed_tasks(context)
+            named = ", ".join(f"{t} (try {n})" if n else t for t, n in failed)
+            message = "; ".join(filter(None, [reason, f"failed: {named}" if named else None]))
+            error = EventError(type="RunFailed", message=message or "the run failed")
         if self.kind.startswith("run."):
             # A DAG run's callback; its context may also carry the task instance that failed.
             dag_run = context["dag_run"]
@@ -94,11 +99,40 @@ class StatusCallback:
             error=error,
             **where,
         )
+        # pika narrates every connection at INFO into the task's (or dag-processor's) log;
+        # one line of ours says what happened instead.
+        logging.getLogger("pika").setLevel(logging.WARNING)
         emitter = EventEmitter(settings)
         try:
-            emitter.emit(event)
+            sent = emitter.emit(event)
         finally:
             emitter.close()
+        if sent:
+            _log.info("processing-core published event %s (%s)", event.kind, event.event_id)
+        else:
+            _log.warning(
+                "processing-core kept event %s (%s) in the outbox %s: RabbitMQ did not take it",
+                event.kind, event.event_id, settings.events_outbox,
+            )  # fmt: skip
+
+
+def failed_tasks(context: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(task id, try number) of the run's failed tasks, as far as the callback can tell: all
+    of them when Airflow answers the question, else the task instance the context names."""
+    ti = context.get("ti")
+    dag_run = context.get("dag_run")
+    states: dict[str, Any] = {}
+    try:
+        found = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])  # type: ignore[union-attr]
+        states = dict(found.get(dag_run.run_id, {}))  # type: ignore[union-attr]
+    except Exception:  # not every context can ask Airflow (an old or in-process one)
+        states = {}
+    failed = sorted(task_id for task_id, state in states.items() if str(state) == "failed")
+    relevant = getattr(ti, "task_id", None)
+    tries = {relevant: int(getattr(ti, "try_number", 0) or 0)} if relevant else {}
+    if not failed and relevant and getattr(ti, "state", None) in (None, "failed"):
+        failed = [relevant]
+    return [(task_id, tries.get(task_id, 0)) for task_id in failed]
 
 
 class SkipWhenComplete:

@@ -54,15 +54,18 @@ class EventEmitter:
         """Whether events are sent (EVENTS_ENABLED): a run without them need not build any."""
         return self.settings is not None and self.settings.events_enabled
 
-    def emit(self, event: StatusEvent) -> None:
-        """Publish `event` (with every secret masked), else keep it; a signal still unwinds."""
+    def emit(self, event: StatusEvent) -> bool:
+        """Publish `event` (with every secret masked), else keep it; a signal still unwinds.
+
+        True when the broker confirmed it; False when it went to the outbox (or events are off).
+        """
         settings = self.settings
         if settings is None or not settings.events_enabled:
-            return
+            return False
         event = event.model_validate(mask_data(event.model_dump(mode="json")))
         if self._broker_down:
             self._keep(event, settings.events_outbox)
-            return
+            return False
         try:
             if self._publisher is None:
                 from processing_core.events.publisher import EventPublisher
@@ -73,13 +76,14 @@ class EventEmitter:
             logger.error("Event {} could not be sent: {}", event.event_id, error)
             self._broker_down = True
             self._keep(event, settings.events_outbox)
+            return False
         except BaseException:
             # Interrupted while waiting on the broker (SIGTERM): keep it, then unwind.
             self._broker_down = True
             self._keep(event, settings.events_outbox)
             raise
-        else:
-            self._broker_down = not confirmed
+        self._broker_down = not confirmed
+        return confirmed
 
     def close(self) -> None:
         if self._publisher is not None:
