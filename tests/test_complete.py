@@ -12,7 +12,7 @@ import pytest
 from conftest import VENV_BIN, run_cli, subprocess_env
 from rabbitmq import Bus, require_rabbitmq
 
-from processing_core.airflow_callbacks import SkipWhenComplete
+from processing_core.airflow_callbacks import ResultHook
 from processing_core.testing import run_task
 
 IDENTITY = ("--workflow-name=raw_to_product_complete", "--workflow-version=1.0.0",
@@ -91,17 +91,23 @@ class TaskInstance:
         self.pushed.append((key, value))
 
 
-def test_skip_when_complete_pushes_the_result_then_skips():
+def test_the_result_hook_pushes_the_result_object_and_skips_a_skipped_task():
     from airflow.sdk.exceptions import AirflowSkipException
 
-    hook, ti = SkipWhenComplete(), TaskInstance()
+    hook, ti = ResultHook(), TaskInstance()
     result = {"status": "skipped", "message": "already made", "outputs": {"a": 1}, "metrics": {}}
     with pytest.raises(AirflowSkipException, match="already made"):
         hook({"ti": ti}, result)
     assert ti.pushed == [("return_value", result)]
-    hook({"ti": ti}, {"status": "success", "outputs": {}})  # anything else: left alone
+    hook({"ti": ti}, {"status": "success", "outputs": {}})  # Airflow pushes that itself
     hook({"ti": ti}, "not json")
     assert len(ti.pushed) == 1
+
+    class BashTask:
+        do_xcom_push = False  # the local target: the hook pushes the object
+
+    hook({"ti": ti, "task": BashTask()}, '{"status": "success", "outputs": {"n": 1}}')
+    assert ti.pushed[-1] == ("return_value", {"status": "success", "outputs": {"n": 1}})
 
 
 @pytest.mark.slow
@@ -135,7 +141,7 @@ def test_airflow_shows_the_task_skipped_and_runs_its_downstream(tmp_path):
             "SELECT task_id, value FROM xcom WHERE dag_id = ? AND key = 'return_value'",
             (dag_id,)))  # fmt: skip
     assert states == {"produce": "skipped", "consume": "success"}
-    consumed = json.loads(json.loads(xcom["consume"]))
+    consumed = json.loads(xcom["consume"])  # the result object, as on Kubernetes
     assert consumed["outputs"]["from_produce"] == {
         "product": str(tmp_path / "product.json"), "made_now": False
     }  # fmt: skip
@@ -150,7 +156,7 @@ def test_every_generated_operator_carries_the_skip_hook_and_none_failed(kubernet
     dag = load_dagbag(folder).dags[f"l0_to_l1_vbi_{EXAMPLE_VERSION}"]
     kinds = set()
     for task in dag.tasks:
-        assert isinstance(task._post_execute_hook, SkipWhenComplete), task.task_id
+        assert isinstance(task._post_execute_hook, ResultHook), task.task_id
         assert task.trigger_rule == "none_failed", task.task_id
         kinds.add(type(task).__name__)
     # Pods, SparkApplications, and on the local target BashOperator and spark-submit.

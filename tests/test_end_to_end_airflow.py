@@ -60,13 +60,7 @@ def task_states(env: dict[str, str], dag_id: str) -> dict[str, str]:
 
 def xcom_results(env: dict[str, str], dag_id: str) -> dict[str, dict]:
     sql = "SELECT task_id, value FROM xcom WHERE dag_id = ? AND key = 'return_value'"
-    results = {task_id: json.loads(value) for task_id, value in query(env, sql, dag_id)}
-    # A BashOperator's XCom is the result line the entrypoint printed (JSON text); a Spark
-    # task's (spark-submit) is the result document itself.
-    return {
-        task_id: json.loads(value) if isinstance(value, str) else value
-        for task_id, value in results.items()
-    }
+    return {task_id: json.loads(value) for task_id, value in query(env, sql, dag_id)}
 
 
 def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_home, tmp_path):
@@ -83,6 +77,12 @@ def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_h
     }
     results = xcom_results(airflow_home, L1_DAG)
     assert {r["status"] for r in results.values()} == {"success"}
+    # The tasks' own log lines read as lines under Airflow's, not JSON nested in them.
+    assert f" | INFO     | l0_to_l1_vbi {EXAMPLE_VERSION} " in completed.stdout
+    assert '"level": "INFO"' not in completed.stdout
+    # Every XCom is the result object itself (the BashOperator's text line is parsed).
+    sql = "SELECT value FROM xcom WHERE dag_id = ? AND key = 'return_value'"
+    assert all(isinstance(json.loads(value), dict) for (value,) in query(airflow_home, sql, L1_DAG))
     assert results["ingest"]["outputs"]["frame_size"] == 8  # the triggered parameter arrived
     assert results["ingest"]["metrics"] == {"pixels_ingested": 4 * 8 * 8}
     # calibrate read ingest's frames through inputs["ingest"]["frames_path"]

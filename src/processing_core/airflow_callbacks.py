@@ -135,30 +135,37 @@ def failed_tasks(context: Mapping[str, Any]) -> list[tuple[str, int]]:
     return [(task_id, tries.get(task_id, 0)) for task_id in failed]
 
 
-class SkipWhenComplete:
-    """`post_execute` of a generated task: a result that says `skipped` (the task's complete()
-    found its work done) becomes Airflow's skipped state, with the result still the task's
-    XCom, so downstream tasks (trigger rule none_failed) run with the outputs it recorded."""
+class ResultHook:
+    """`post_execute` of a generated task: the task's result document is its XCom on every
+    target (the local target's command prints it as text: it is pushed as the object), and a
+    result that says `skipped` (the task's complete() found its work done) becomes Airflow's
+    skipped state, the result still its XCom, so downstream tasks (trigger rule none_failed)
+    run with the outputs it recorded."""
 
     def __repr__(self) -> str:
-        return "SkipWhenComplete()"
+        return "ResultHook()"
 
     def __call__(self, context: Mapping[str, Any], result: Any) -> None:
         document = result
-        if isinstance(result, str):  # the local target's XCom: the result line's text
+        if isinstance(result, str):  # the local target: the result line's text
             import json
 
             try:
                 document = json.loads(result)
             except ValueError:
                 return
-        if not isinstance(document, dict) or document.get("status") != "skipped":
+        if not isinstance(document, dict) or "status" not in document:
             return
-        from airflow.sdk.exceptions import AirflowSkipException
+        task = context.get("task")
+        skipped = document.get("status") == "skipped"
+        # Airflow pushes the return value itself only when the operator pushes, and never for
+        # a skipped task.
+        if skipped or not getattr(task, "do_xcom_push", True):
+            context["ti"].xcom_push(key="return_value", value=document)
+        if skipped:
+            from airflow.sdk.exceptions import AirflowSkipException
 
-        # A skipped task's return value is not pushed: push it before skipping.
-        context["ti"].xcom_push(key="return_value", value=result)
-        raise AirflowSkipException(str(document.get("message") or "work already complete"))
+            raise AirflowSkipException(str(document.get("message") or "work already complete"))
 
 
 def termination_reason(task: Any, exception: BaseException | None) -> str | None:

@@ -39,6 +39,11 @@ class SparkSubmitTask(SparkSubmitOperator):
         self.application = spec.origin
         python = {key: sys.executable for key in _PYTHON_CONF if "PYSPARK_PYTHON" not in os.environ}
         self.conf = {**python, **(self.conf or {})}
+        # The driver's log lines go into Airflow's: human lines, unless the worker asks for JSON.
+        self.env_vars = {
+            "LOG_FORMAT": os.environ.get("LOG_FORMAT", "human"),
+            **(self.env_vars or {}),
+        }
         descriptor, result_path = tempfile.mkstemp(prefix="processing-core-result-", suffix=".out")
         os.close(descriptor)
         arguments = list(self.application_args or [])

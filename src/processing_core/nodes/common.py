@@ -124,7 +124,7 @@ def markdown(text: str) -> str:
 
 
 CALLBACK = "processing_core.airflow_callbacks:StatusCallback"
-SKIP_WHEN_COMPLETE = "processing_core.airflow_callbacks:SkipWhenComplete"
+RESULT_HOOK = "processing_core.airflow_callbacks:ResultHook"
 
 
 def status_callback(kind: str, workflow_name: str, version: str) -> Call:
@@ -149,8 +149,9 @@ def base_operator_kwargs(node: TaskNode, context: NodeContext) -> dict[str, Any]
         "on_retry_callback": status_callback(
             "task.retrying", context.workflow_name, context.version
         ),
-        # A task whose complete() found its work done shows as skipped (its result its XCom).
-        "post_execute": Call(SKIP_WHEN_COMPLETE),
+        # The result is the XCom (an object on every target); a task whose complete() found
+        # its work done shows as skipped.
+        "post_execute": Call(RESULT_HOOK),
     }
     backoff = task.retry_exponential_backoff
     if backoff:

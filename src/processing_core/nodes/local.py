@@ -4,10 +4,11 @@ For deployments without Kubernetes and for end-to-end tests. The run's values re
 command through environment variables, never through the command text: a parameter a user
 types into the trigger form can then never become shell.
 
-The BashOperator pushes the last line of the command's output (standard output and error
-together) to XCom. So `run-task` writes its result to a temporary file, and the script
-prints that file last, after the entrypoint's process has ended: nothing the task leaves
-behind (an atexit handler, a thread still printing) can come after it.
+The BashOperator returns the last line of the command's output (standard output and error
+together), which ResultHook pushes to XCom as the result object (as the Kubernetes target's
+is). So `run-task` writes its result to a temporary file, and the script prints that file
+last, after the entrypoint's process has ended: nothing the task leaves behind (an atexit
+handler, a thread still printing) can come after it.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def local_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
                 # Airflow sends SIGTERM to the whole process group: the entrypoint rolls back
                 # and exits 143; the shell waits for it, then tidies up.
                 "trap : TERM",
+                # Airflow's own log lines wrap the task's: human lines read there, unless the
+                # worker's environment asks for JSON.
+                'export LOG_FORMAT="${LOG_FORMAT:-human}"',
                 command,
                 "code=$?",
                 # On a line of its own, whatever the task printed last.
@@ -76,7 +80,8 @@ def local_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         ),
         "env": dict(sorted(env.items())),
         "append_env": True,
-        "do_xcom_push": True,
+        # The result line is text: ResultHook pushes it as the object the other targets push.
+        "do_xcom_push": False,
     }
     return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
 

@@ -241,7 +241,7 @@ def _lifecycle(
         logger.info("Task {} skipped: complete() found its work done", context.task_id)
         message = message or "skipped: complete() found the work already done"
         # Exit code 0: the operator returns the result, and Airflow marks the task skipped
-        # (airflow_callbacks.SkipWhenComplete) with this result as its XCom.
+        # (airflow_callbacks.ResultHook) with this result as its XCom.
         return Outcome("skipped", EXIT_SUCCESS, message, None, task.outputs, task.metrics)
     logger.info("Task {} succeeded", context.task_id)
     return Outcome("success", EXIT_SUCCESS, message, None, task.outputs, task.metrics)
