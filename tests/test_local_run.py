@@ -116,6 +116,10 @@ def test_selection_errors_name_the_fix(tmp_path):
         (("--param", "work=/w", "--param", "rows=0"), "parameter 'rows': 0 does not fit"),
         (("--param", "work=/w", "--param", "rows=many"), "parameter 'rows': 'many' does not fit"),
         (("--param", "work"), "--param 'work' is not NAME=VALUE"),
+        (
+            ("--param", "work=/w", "--param", "colour=red"),
+            "['colour'] are not parameters of this workflow; its parameters are ['work', 'rows'",
+        ),
         (("--params-file", "missing.json"), "--params-file missing.json"),
     ],
 )

@@ -35,6 +35,13 @@ def run_parameters(
         if not equals or not name.strip():
             raise LocalRunError(f"--param {pair!r} is not NAME=VALUE, e.g. --param frame_size=8")
         given[name.strip()] = _typed(text, types.get(name.strip()))
+    names = [parameter.name for parameter in declared]
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        # Airflow would pass them on and the task would read them nowhere: a misspelling.
+        raise LocalRunError(
+            f"{unknown} are not parameters of this workflow; its parameters are {names}"
+        )
     try:
         return resolve_parameters(declared, given)
     except ParameterError as error:

@@ -188,10 +188,10 @@ def run_task_arguments(
         f"--task-id={node.task_id}",
         *(f"--{option}={value}" for option, value in run_values.items()),
     ]
-    if context.declared_parameters:
-        # So `run-task` applies defaults and checks values as Airflow does, wherever it runs.
-        declared = jinja_safe_json(parameter_data(context.declared_parameters))
-        arguments.append(f"--declared-parameters={declared}")
+    # So `run-task` applies defaults, checks values as Airflow does and refuses undeclared
+    # conf keys, wherever it runs (an empty list too: then no conf key is declared).
+    declared = jinja_safe_json(parameter_data(context.declared_parameters))
+    arguments.append(f"--declared-parameters={declared}")
     if result_path is not None:  # None: the operator adds its own
         arguments.append(f"--result-path={result_path}")
     return arguments

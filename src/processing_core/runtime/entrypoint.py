@@ -18,7 +18,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ from processing_core.errors import TaskResolutionError
 from processing_core.events.emit import EventEmitter, emitter_for, identity, traceback_tail
 
 if TYPE_CHECKING:
+    from processing_core.definition.parameters import Parameter
     from processing_core.events.model import StatusEvent
 from processing_core.runtime.result import ResultChannel, TaskResult, check_json, check_result
 from processing_core.runtime.telemetry import Telemetry, telemetry_for, trace_ids
@@ -386,6 +387,9 @@ def complete_context(
             declared = parameters_from_data(
                 _parse_json(declared_parameters, "--declared-parameters")
             )
+        run_conf = parse_object(conf, "--conf")
+        if declared is not None:
+            _refuse_undeclared(run_conf, declared)
         return replace(
             context,
             parameters=parse_object(parameters, "--parameters"),
@@ -394,11 +398,23 @@ def complete_context(
             data_interval_start=_parse_date(data_interval_start, "--data-interval-start"),
             data_interval_end=_parse_date(data_interval_end, "--data-interval-end"),
             run_type=run_type or "manual",
-            conf=parse_object(conf, "--conf"),
+            conf=run_conf,
             declared_parameters=declared,
         )
     except ParameterError as error:
         raise TaskResolutionError(f"the run's parameters do not fit: {error}") from None
+
+
+def _refuse_undeclared(conf: Mapping[str, Any], declared: Sequence[Parameter]) -> None:
+    """Airflow passes a run's conf keys to the task whether declared or not (its form cannot
+    refuse them): a misspelt parameter would be silently ignored. Refuse it here."""
+    names = [parameter.name for parameter in declared]
+    unknown = sorted(set(conf) - set(names))
+    if unknown:
+        raise TaskResolutionError(
+            f"the run's conf holds {unknown}, which the workflow does not declare; its "
+            f"parameters are {names}: trigger the run without them, or declare them"
+        )
 
 
 def _parse_date(text: str, option: str) -> datetime | None:
