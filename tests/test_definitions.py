@@ -11,6 +11,7 @@ import sample_tasks
 from processing_core import Parameter, Resources, Workflow
 from processing_core.config import load_settings
 from processing_core.definition.naming import dns_label, image_tag, label_value, snake_case
+from processing_core.definition.parameters import resolve_parameters
 from processing_core.definition.resources import parse_quantity
 
 
@@ -75,7 +76,7 @@ def test_workflow_name_dag_id_and_tags():
     workflow = Workflow("l0", "l1", "vbi", "beta", version="1.0.0", tags=["b", "a", "b", "vbi"])
     assert workflow.name == "l0_to_l1_vbi_beta"
     assert workflow.dag_id("1.0.0") == "l0_to_l1_vbi_beta_1.0.0"
-    assert workflow.tags("1.0.0") == ["1.0.0", "a", "b", "l0", "l1", "vbi"]
+    assert workflow.tags("1.0.0") == ["1.0.0", "a", "b", "l0", "l0_to_l1_vbi_beta", "l1", "vbi"]
     assert workflow.workflow_package == "test_definitions"  # the module that created it
 
 
@@ -98,7 +99,9 @@ def test_same_class_twice_and_upstreams_by_class_or_id():
 def test_parameter_schemas():
     assert Parameter("a").json_schema() == {"type": ["string", "null"]}
     assert Parameter("a", required=True).json_schema() == {"type": "string"}
-    assert Parameter("a", type="integer", default=3).json_schema() == {"type": "integer"}
+    assert Parameter("a", type="integer", default=3).json_schema() == {"type": ["integer", "null"]}
+    # An emptied form field (null) means the default.
+    assert resolve_parameters([Parameter("a", type="integer", default=3)], {"a": None}) == {"a": 3}
     required = Parameter("target", required=True, description="Where")
     workflow = Workflow(
         "l0", "l1", "vbi", version="1.0.0", workflow_package="invalid_tasks", parameters=[required]

@@ -74,7 +74,12 @@ def test_params_become_airflow_params_with_schema(dagbag):
     }
     frame_size = params.get_param("frame_size")
     assert frame_size.value == 16
-    assert frame_size.schema == {"type": "integer", "minimum": 2, "maximum": 512}
+    # Optional (it has a default): the form marks as required only what has none; its title
+    # and range read in the form.
+    assert frame_size.schema == {"type": ["integer", "null"], "minimum": 2, "maximum": 512,
+                                 "title": "Frame size"}  # fmt: skip
+    assert frame_size.description == "(from 2 to 512)"
+    assert params.get_param("frame_count").description == "Frames to ingest. (at least 1)"
     assert (
         params.get_param("data_root").description
         == "Folder shared by the tasks, on the `vbi-processing-data` claim."
@@ -91,7 +96,15 @@ def test_params_become_airflow_params_with_schema(dagbag):
 def test_tags_version_and_docs(dagbag):
     _, _, bag = dagbag
     dag = bag.dags[L1_DAG]
-    assert sorted(dag.tags) == sorted([EXAMPLE_VERSION, "example", "imaging", "l0", "l1", "vbi"])
+    assert sorted(dag.tags) == sorted(
+        [EXAMPLE_VERSION, "example", "imaging", "l0", "l1", "vbi", "l0_to_l1_vbi"]
+    )  # the workflow's name selects all its versions
+    assert dag.dag_display_name == f"l0_to_l1_vbi {EXAMPLE_VERSION}"
+    # Nodes say what they run; Spark tasks say so.
+    assert dag.get_task("calibrate").task_display_name == "Calibrate"
+    assert dag.get_task("frame_statistics").task_display_name == "FrameStatistics · Spark"
+    quicklook = bag.dags[QUICKLOOK_DAG]
+    assert quicklook.get_task("check_raw").task_display_name == "check_raw (QualityCheck)"
     assert dag.doc_md.startswith("# VBI L0 to L1")
     assert dag.description == "Calibrate VBI frames and publish the L1 product."
     assert dag.schedule is None

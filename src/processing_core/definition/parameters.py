@@ -51,7 +51,9 @@ class Parameter:
 
     def json_schema(self) -> dict[str, Any]:
         """The JSON schema Airflow checks a value against (the Param's keyword arguments)."""
-        nullable = not self.required and (not self.has_default or self.default is None)
+        # Optional ones accept null: the trigger form then shows as required only what has
+        # no default, and an emptied field means the default (see resolve_parameters).
+        nullable = not self.required
         schema: dict[str, Any] = {"type": [self.type, "null"] if nullable else self.type}
         if self.enum is not None:
             schema["enum"] = list(self.enum)
@@ -192,6 +194,8 @@ def resolve_parameters(declared: Sequence[Parameter], given: Mapping[str, Any]) 
     resolved = dict(given)
     problems = []
     for parameter in declared:
+        if resolved.get(parameter.name, 0) is None and parameter.has_default:
+            del resolved[parameter.name]  # an emptied form field: the default
         if parameter.name not in resolved:
             default = parameter.effective_default()
             if default is NO_DEFAULT:

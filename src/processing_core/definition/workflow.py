@@ -284,7 +284,8 @@ class Workflow:
         return f"{self.name}_{naming.image_tag(version)}"
 
     def tags(self, version: str) -> list[str]:
-        base = [self.input_data, self.output_data, self.category, version]
+        # The workflow's name selects all its versions in the UI's tag filter.
+        base = [self.name, self.input_data, self.output_data, self.category, version]
         return sorted({*base, *self.extra_tags})
 
     def upstream_task_ids(self) -> dict[str, tuple[str, ...]]:

@@ -135,12 +135,24 @@ def status_callback(kind: str, workflow_name: str, version: str) -> Call:
     )
 
 
+def task_display_name(node: TaskNode) -> str:
+    """What the graph's node says: the task class (with the task id when they differ), and
+    whether it is a Spark task, rather than the operator's name."""
+    from processing_core.definition.spark_task import SparkTaskBase
+
+    name = node.task_class.__name__
+    if node.task_id != naming.snake_case(name):
+        name = f"{node.task_id} ({name})"
+    return name + (" · Spark" if issubclass(node.task_class, SparkTaskBase) else "")
+
+
 def base_operator_kwargs(node: TaskNode, context: NodeContext) -> dict[str, Any]:
     """BaseOperator arguments from what the task class declares, and the status callbacks."""
     task: type[TaskBase] = node.declared  # with add_node's overrides
     profile = context.profile
     kwargs: dict[str, Any] = {
         "task_id": node.task_id,
+        "task_display_name": task_display_name(node),
         "retries": task.retries,
         "retry_delay": timedelta_call(task.retry_delay),
         "on_failure_callback": status_callback(

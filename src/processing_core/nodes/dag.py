@@ -146,6 +146,8 @@ def _adapter(target: str, task: type) -> Callable[[TaskNode, NodeContext], Opera
 def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "dag_id": dag_id,
+        # How the UI lists it: the workflow and its version, as people say them.
+        "dag_display_name": f"{workflow.name} {version}",
         "description": workflow.description
         or f"{workflow.name} {version}: {workflow.input_data} to {workflow.output_data}",
         "schedule": workflow.schedule,
@@ -170,13 +172,26 @@ def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]
 
 
 def _param(parameter: Parameter) -> Call:
+    """The trigger form's field: a title, the description with the allowed range (the form
+    does not show minimum and maximum), and required only when there is no default."""
     kwargs: dict[str, Any] = {}
     default = parameter.effective_default()
     if default is not NO_DEFAULT:
         kwargs["default"] = default
-    if parameter.description:
-        kwargs["description"] = parameter.description
-    if parameter.title:
-        kwargs["title"] = parameter.title
+    description = " ".join(filter(None, [parameter.description, _range_hint(parameter)]))
+    if description:
+        kwargs["description"] = description
+    kwargs["title"] = parameter.title or parameter.name.replace("_", " ").capitalize()
     kwargs |= parameter.json_schema()
     return Call(PARAM, kwargs=kwargs)
+
+
+def _range_hint(parameter: Parameter) -> str:
+    low, high = parameter.minimum, parameter.maximum
+    if low is not None and high is not None:
+        return f"(from {low:g} to {high:g})"
+    if low is not None:
+        return f"(at least {low:g})"
+    if high is not None:
+        return f"(at most {high:g})"
+    return ""
