@@ -215,7 +215,8 @@ def test_concurrent_installs_and_prunes_take_turns(tmp_path, sound):
         archives.append(make_archive(tmp_path / f"{version}.zip", entries))
     install_bundle(archives[0], dags)
     commands = [["install", str(a), "--dags-folder", str(dags)] for a in archives * 2]
-    commands += [["prune", "--dags-folder", str(dags), "--keep", "2"]] * 6
+    # --force: no Airflow to ask about runs here (tests/test_prune_safety.py asks a real one).
+    commands += [["prune", "--dags-folder", str(dags), "--keep", "2", "--force"]] * 6
     processes = [
         subprocess.Popen([str(VENV_BIN / "processing-core"), *c], env=subprocess_env(),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -223,7 +224,7 @@ def test_concurrent_installs_and_prunes_take_turns(tmp_path, sound):
     ]  # fmt: skip
     outcomes = [(p.wait(timeout=300), p.stderr.read()) for p in processes]
     assert [code for code, _ in outcomes] == [0] * len(commands), [e for c, e in outcomes if c]
-    final = run_cli("prune", "--dags-folder", str(dags), "--keep", "2")
+    final = run_cli("prune", "--dags-folder", str(dags), "--keep", "2", "--force")
     assert final.returncode == 0
     assert [v.version for v in installed_versions(dags)] == ["1.3.0", "1.2.0"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

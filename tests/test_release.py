@@ -298,7 +298,8 @@ def test_install_then_prune_keeps_the_newest_two(tmp_path):
         assert completed.returncode == 0, completed.stderr
     listed = run_cli("versions", "--dags-folder", str(dags)).stdout.splitlines()
     assert [line.split()[1] for line in listed] == ["2.0.0", "1.10.0", "1.9.0"]
-    pruned = run_cli("prune", "--dags-folder", str(dags), "--keep", "2")
+    # --force: no Airflow to ask about runs here (tests/test_prune_safety.py asks a real one).
+    pruned = run_cli("prune", "--dags-folder", str(dags), "--keep", "2", "--force")
     assert pruned.returncode == 0, pruned.stderr
     assert pruned.stdout.strip() == "removed workflows 1.9.0"
     assert sorted(p.name for p in dags.iterdir()) == [

@@ -559,17 +559,41 @@ def versions(dags_folder: DagsFolderOption) -> None:
 def prune(
     dags_folder: DagsFolderOption,
     keep: Annotated[int, typer.Option("--keep", min=1, help="Versions to keep of each.")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Remove old versions even with runs in progress (or unknown)."
+        ),
+    ] = False,
 ) -> None:
     """Remove old versions of each distribution from the DAGs folder; never the newest N.
 
-    A folder whose manifest cannot be read is left alone and named (exit 1).
+    A version with a queued or running run stays (Airflow is asked: AIRFLOW_API_URL, else
+    its metadata database) until --force. A folder whose manifest cannot be read is left
+    alone and named (exit 1).
     """
+    from processing_core.config import ReleaseSettings, load
+    from processing_core.release.active_runs import ActiveRunsUnknown, active_dag_ids
     from processing_core.release.install import prune as prune_versions
 
-    removed, problems = prune_versions(dags_folder, keep)
-    for version in removed:
+    try:
+        settings = load(ReleaseSettings)
+        report = prune_versions(
+            dags_folder, keep, lambda dag_ids: active_dag_ids(dag_ids, settings), force=force
+        )
+    except ActiveRunsUnknown as error:
+        raise _fail(
+            f"{error}; nothing was removed: a version removed under a running run leaves it "
+            "stuck. Pass --force to prune without asking"
+        ) from None
+    for version in report.removed:
         typer.echo(f"removed {version.distribution} {version.version}")
-    _unreadable(problems)
+    for version, running in report.kept_active:
+        typer.echo(
+            f"kept {version.distribution} {version.version}: {', '.join(running)} has a queued "
+            "or running run; prune again when it ends, or pass --force"
+        )
+    _unreadable(report.problems)
 
 
 def _unreadable(problems: list[str]) -> None:

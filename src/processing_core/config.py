@@ -698,6 +698,15 @@ class ReleaseSettings(_Concern):
         default=None, description="Password of ARTIFACTORY_USERNAME (never shown)."
     )
 
+    airflow_api_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Airflow's API server, e.g. `http://airflow-api:8080`: `prune` asks it which "
+        "versions have runs in progress (default: Airflow's metadata database, where installed).",
+    )
+    airflow_api_token: SecretStr | None = Field(
+        default=None, description="Bearer token for AIRFLOW_API_URL (never shown)."
+    )
     bundle_max_file_bytes: int = Field(
         default=16 << 20,
         gt=0,
@@ -851,7 +860,7 @@ READERS: dict[type[_Concern], str] = {
     RunSettings: "run-task",
     TelemetrySettings: "run-task, when an OTLP endpoint is set",
     EventSettings: "run-task and Airflow callbacks, when events are on; `events`",
-    ReleaseSettings: "verify, install, publish",
+    ReleaseSettings: "verify, install, publish, prune",
 }
 
 

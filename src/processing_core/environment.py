@@ -21,6 +21,7 @@ SECRET_VARIABLES = (
     "otel_exporter_otlp_metrics_headers",
     "artifactory_token",
     "artifactory_password",
+    "airflow_api_token",
 )
 
 

@@ -16,7 +16,7 @@ import glob
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,29 +148,53 @@ def installed_versions(dags_folder: Path) -> list[InstalledVersion]:
     return inventory(dags_folder).versions
 
 
-def prune(dags_folder: Path, keep: int) -> tuple[list[InstalledVersion], list[str]]:
-    """Remove all but the newest `keep` versions of each distribution.
+@dataclass(frozen=True)
+class PruneReport:
+    removed: list[InstalledVersion]
+    # Versions past `keep` left in place: a DAG of theirs has a queued or running run.
+    kept_active: list[tuple[InstalledVersion, list[str]]]
+    # Folders whose manifest cannot be read (never removed).
+    problems: list[str]
 
-    Returns the removed versions and the folders that could not be read (never removed).
-    """
+
+def prune(
+    dags_folder: Path,
+    keep: int,
+    active: Callable[[list[str]], set[str]] | None = None,
+    *,
+    force: bool = False,
+) -> PruneReport:
+    """Remove all but the newest `keep` versions of each distribution, except versions whose
+    DAGs `active` (Airflow) says have a queued or running run, unless `force`: removing a
+    version under a running run leaves that run stuck ("Dag not found")."""
     if keep < 1:
         raise InstallError("--keep must be at least 1: the newest version always stays")
     _prepare(dags_folder, create=False)
     with _locked(dags_folder):
         found = inventory(dags_folder)
-        removed = []
+        candidates = []
         seen: dict[str, int] = {}
         for version in found.versions:
             seen[version.distribution] = seen.get(version.distribution, 0) + 1
             if seen[version.distribution] > keep:
-                # Out of the DAGs folder first (one rename), then deleted.
-                trash = Path(
-                    tempfile.mkdtemp(prefix=_trash_prefix(dags_folder), dir=dags_folder.parent)
-                )
-                os.rename(version.folder, trash / version.folder.name)
-                _remove(trash)
-                removed.append(version)
-    return removed, found.problems
+                candidates.append(version)
+        busy: set[str] = set()
+        if candidates and not force and active is not None:
+            busy = active([dag_id for version in candidates for dag_id in version.dag_ids])
+        removed, kept = [], []
+        for version in candidates:
+            running = sorted(set(version.dag_ids) & busy)
+            if running:
+                kept.append((version, running))
+                continue
+            # Out of the DAGs folder first (one rename), then deleted.
+            trash = Path(
+                tempfile.mkdtemp(prefix=_trash_prefix(dags_folder), dir=dags_folder.parent)
+            )
+            os.rename(version.folder, trash / version.folder.name)
+            _remove(trash)
+            removed.append(version)
+    return PruneReport(removed, kept, found.problems)
 
 
 # -- the DAGs folder and what lives beside it --------------------------------------------------
