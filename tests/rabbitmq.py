@@ -147,7 +147,7 @@ class BreakableProxy:
                     if not data:
                         return
                     (b if source is a else a).sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # cut() closed a socket under us (ValueError: fd -1)
             return
 
     def cut(self) -> None:
