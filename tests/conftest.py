@@ -37,6 +37,25 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `airflow` command, in `env` (see airflow_env)."""
+    return subprocess.run([str(VENV_BIN / "airflow"), *args], env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+
+
+def airflow_env(home: Path, dags: Path, **extra: str) -> dict[str, str]:
+    """An Airflow of its own: its SQLite metadata database in `home` (migrated), reading
+    `dags`, no example DAGs."""
+    env = subprocess_env(
+        AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}", **extra,
+    )  # fmt: skip
+    migrated = airflow(env, "db", "migrate")
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    return env
+
+
 def run_cli(*args: str, cwd: Path = REPO_ROOT, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(VENV_BIN / "processing-core"), *args],

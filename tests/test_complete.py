@@ -5,11 +5,10 @@ still run with the outputs it recorded."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import complete_pipeline
 import pytest
-from conftest import VENV_BIN, run_cli, subprocess_env
+from conftest import airflow, airflow_env, run_cli
 from rabbitmq import Bus, require_rabbitmq
 
 from processing_core.airflow_callbacks import ResultHook
@@ -118,21 +117,10 @@ def test_airflow_shows_the_task_skipped_and_runs_its_downstream(tmp_path):
     dags, home = tmp_path / "dags", tmp_path / "home"
     exported = run_cli("export", "complete_pipeline", "--out", str(dags), "--target", "local")
     assert exported.returncode == 0, exported.stderr
-    env = subprocess_env(
-        AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(dags),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-    )  # fmt: skip
-    airflow = str(VENV_BIN / "airflow")
-    migrated = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True,
-                              timeout=300)  # fmt: skip
-    assert migrated.returncode == 0, migrated.stderr[-2000:]
+    env = airflow_env(home, dags)
     (tmp_path / "product.json").write_text("{}")
     dag_id = "raw_to_product_complete_1.0.0"
-    tested = subprocess.run(
-        [airflow, "dags", "test", dag_id, "--conf", json.dumps({"work": str(tmp_path)})],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    tested = airflow(env, "dags", "test", dag_id, "--conf", json.dumps({"work": str(tmp_path)}))
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
     with sqlite3.connect(home / "airflow.db") as db:
         states = dict(db.execute(

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE_VERSION, VENV_BIN, subprocess_env
+from conftest import EXAMPLE_VERSION, VENV_BIN, airflow, airflow_env
 from rabbitmq import Bus, require_rabbitmq
 
 pytestmark = pytest.mark.slow
@@ -24,29 +24,16 @@ QUICKLOOK_DAG = f"l0_to_quicklook_vbi_{EXAMPLE_VERSION}"
 @pytest.fixture(scope="module")
 def airflow_home(tmp_path_factory: pytest.TempPathFactory, local_dags: Path) -> dict[str, str]:
     home = tmp_path_factory.mktemp("airflow-home")
-    env = subprocess_env(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(local_dags),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-        # Spark tasks of the local target go through spark-submit (pyspark's) to this master.
-        AIRFLOW_CONN_SPARK_DEFAULT=json.dumps({"conn_type": "spark", "host": "local[2]"}),
-    )
-    migrate = subprocess.run(
-        [str(VENV_BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True,
-        timeout=300,
-    )  # fmt: skip
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    # Spark tasks of the local target go through spark-submit (pyspark's) to this master.
+    spark = json.dumps({"conn_type": "spark", "host": "local[2]"})
+    env = airflow_env(home, local_dags, AIRFLOW_CONN_SPARK_DEFAULT=spark)
     return env
 
 
 def dags_test(
     env: dict[str, str], dag_id: str, conf: dict, *logical_date: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(VENV_BIN / "airflow"), "dags", "test", dag_id, *logical_date, "--conf", json.dumps(conf)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    return airflow(env, "dags", "test", dag_id, *logical_date, "--conf", json.dumps(conf))
 
 
 def query(env: dict[str, str], sql: str, dag_id: str) -> list[tuple]:

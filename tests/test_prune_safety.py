@@ -8,7 +8,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import VENV_BIN, run_cli, subprocess_env
+from conftest import VENV_BIN, airflow, airflow_env, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -25,19 +25,13 @@ def deployment(tmp_path_factory) -> dict:
         installed = run_cli("install", str(archive), "--dags-folder", str(dags))
         assert installed.returncode == 0, installed.stderr
     home = root / "home"
-    env = subprocess_env(
-        AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(dags),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-    )  # fmt: skip
-    airflow = str(VENV_BIN / "airflow")
+    env = airflow_env(home, dags)
     trigger = ["dags", "trigger", "l0_to_l1_vbi_1.0.0", "--conf", json.dumps({"data_root": "x"})]
-    for command in (["db", "migrate"], ["dags", "reserialize"], trigger):
-        done = subprocess.run([airflow, *command], env=env, capture_output=True, text=True,
-                              timeout=300)  # fmt: skip
+    for command in (["dags", "reserialize"], trigger):
+        done = airflow(env, *command)
         assert done.returncode == 0, done.stderr[-3000:]
     # No scheduler runs here: the triggered run of 1.0.0 stays queued.
-    return {"dags": dags, "env": env, "airflow": airflow, "root": root}
+    return {"dags": dags, "env": env, "root": root}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +47,7 @@ def api_server(deployment):
     env = {**deployment["env"], "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
     log = (deployment["root"] / "api-server.log").open("wb")
     server = subprocess.Popen(
-        [deployment["airflow"], "api-server", "--host", "127.0.0.1", "--port", str(port)],
+        [str(VENV_BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -31,6 +31,13 @@ app = typer.Typer(
 PackageArgument = Annotated[
     str, typer.Argument(help="Importable package holding the workflows, e.g. `workflows`.")
 ]
+WorkflowReference = Annotated[
+    str,
+    typer.Argument(
+        metavar="PACKAGE[:WORKFLOW]",
+        help="The package, and optionally one workflow by name, e.g. `workflows:l0_to_l1_vbi`.",
+    ),
+]
 VersionOption = Annotated[
     str | None,
     typer.Option(
@@ -167,13 +174,7 @@ def list_workflows(package: PackageArgument, version: VersionOption = None) -> N
 
 @app.command("run")
 def run_workflow(
-    reference: Annotated[
-        str,
-        typer.Argument(
-            metavar="PACKAGE[:WORKFLOW]",
-            help="The package, and optionally one workflow by name, e.g. `workflows:l0_to_l1_vbi`.",
-        ),
-    ],
+    reference: WorkflowReference,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="A run parameter, NAME=VALUE (repeatable)."),
@@ -277,13 +278,7 @@ def run_workflow(
 
 @app.command("graph")
 def graph(
-    reference: Annotated[
-        str,
-        typer.Argument(
-            metavar="PACKAGE[:WORKFLOW]",
-            help="The package, and optionally one workflow by name, e.g. `workflows:l0_to_l1_vbi`.",
-        ),
-    ],
+    reference: WorkflowReference,
     form: Annotated[
         str,
         typer.Option(
@@ -332,13 +327,7 @@ def graph(
 
 @app.command("notebook")
 def notebook(
-    reference: Annotated[
-        str,
-        typer.Argument(
-            metavar="PACKAGE[:WORKFLOW]",
-            help="The package, and optionally one workflow by name, e.g. `workflows:l0_to_l1_vbi`.",
-        ),
-    ],
+    reference: WorkflowReference,
     out: Annotated[Path, typer.Option("--out", help="Folder for the <dag_id>.ipynb files.")],
     version: VersionOption = None,
 ) -> None:

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from processing_core.environment import lowered
+from processing_core.environment import comma_separated, lowered
 from processing_core.errors import SettingsError
 
 if TYPE_CHECKING:
@@ -381,12 +381,12 @@ class ExportSettings(_Concern):
         return {**_builtin_profiles(), **self.resource_profiles}
 
     def image_pull_secret_names(self) -> list[str]:
-        return _names(self.k8s_image_pull_secrets)
+        return comma_separated(self.k8s_image_pull_secrets)
 
     def env_from(self) -> list[tuple[str, str]]:
         """(kind, name) of each ConfigMap and Secret to load as environment, in order."""
-        return [("configmap", n) for n in _names(self.k8s_env_from_configmaps)] + [
-            ("secret", n) for n in _names(self.k8s_env_from_secrets)
+        return [("configmap", n) for n in comma_separated(self.k8s_env_from_configmaps)] + [
+            ("secret", n) for n in comma_separated(self.k8s_env_from_secrets)
         ]
 
 
@@ -452,9 +452,7 @@ class RunSettings(_Concern):
         return value.strip().upper() if isinstance(value, str) else value
 
     def disabled_instrumentations(self) -> set[str]:
-        return {
-            name.strip() for name in self.otel_python_disabled_instrumentations.split(",") if name
-        }
+        return set(comma_separated(self.otel_python_disabled_instrumentations))
 
 
 class TelemetrySettings(_Concern):
@@ -779,10 +777,6 @@ def parse_headers(text: str) -> dict[str, str]:
             )
         headers[key.strip()] = unquote(value.strip())
     return headers
-
-
-def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 ConcernT = TypeVar("ConcernT", bound=_Concern)

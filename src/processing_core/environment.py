@@ -45,3 +45,8 @@ def secret_values() -> list[str]:
     """The raw values of every secret variable that is set."""
     environment = lowered()
     return [environment[name] for name in SECRET_VARIABLES if environment.get(name)]
+
+
+def comma_separated(text: str) -> list[str]:
+    """The names of a comma-separated variable's value, blanks dropped."""
+    return [name.strip() for name in text.split(",") if name.strip()]

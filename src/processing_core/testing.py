@@ -18,12 +18,13 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any, Literal
 
 from processing_core.definition import naming
+from processing_core.definition.parameters import resolve_parameters
 from processing_core.definition.task import RunContext, TaskBase
 from processing_core.definition.workflow import Workflow
 from processing_core.runtime.result import TaskResult, check_result
@@ -56,7 +57,7 @@ def run_task(
         )  # fmt: skip
     instance = task(context)
     with instance:
-        skipped = instance.complete() is True
+        skipped = instance.work_is_complete()
         if not skipped:
             instance()
     check_result(instance.outputs, instance.metrics, task.__name__)
@@ -103,7 +104,7 @@ def run_workflow(
         return _run_in_process(workflow, parameters or {})
     if run_dir is None:
         raise ValueError("run_workflow needs run_dir= (e.g. pytest's tmp_path) unless in_process")
-    reference = f"{package or _package_of(workflow)}:{workflow.name}"
+    reference = f"{package or workflow.workflow_package}:{workflow.name}"
     command = [sys.executable, "-m", "processing_core", "run", reference]
     command += ["--run-dir", str(run_dir), "--workers", str(workers)]
     command += ["--version", version or _version_or_zero(workflow)]
@@ -159,19 +160,15 @@ def _run_in_process(workflow: Workflow, parameters: Mapping[str, Any]) -> Workfl
     nodes = {node.task_id: node for node in workflow.nodes}
     results: dict[str, dict[str, Any] | None] = {}
     states: dict[str, str] = {}
-    resolved: dict[str, Any] = {}
     for task_id in TopologicalSorter(edges).static_order():
         inputs = {u: dict((results[u] or {}).get("outputs", {})) for u in edges[task_id]}
         result = run_task(
             nodes[task_id].task_class, workflow=workflow, task_id=task_id,
             parameters=parameters, inputs=inputs,
         )  # fmt: skip
-        results[task_id] = {
-            "status": result.status, "message": result.message,
-            "outputs": dict(result.outputs), "metrics": dict(result.metrics),
-        }  # fmt: skip
+        results[task_id] = asdict(result)
         states[task_id] = result.status
-        resolved = dict(workflow.run_context(task_id, parameters=parameters).parameters)
+    resolved = resolve_parameters(workflow.parameters, parameters)  # checked by each task
     return WorkflowRun(states=states, results=results, parameters=resolved)
 
 
@@ -208,10 +205,6 @@ def _version_or_zero(workflow: Workflow) -> str:
         return workflow.resolve_version()
     except WorkflowDefinitionError:
         return "0.0.0"
-
-
-def _package_of(workflow: Workflow) -> str:
-    return workflow.workflow_package
 
 
 def _read_result(path: Path) -> dict[str, Any] | None:

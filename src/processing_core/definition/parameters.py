@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -211,6 +211,11 @@ def resolve_parameters(declared: Sequence[Parameter], given: Mapping[str, Any]) 
         names = [parameter.name for parameter in declared]
         raise ParameterError("; ".join(problems) + f" (declared parameters: {names})")
     return resolved
+
+
+def undeclared(declared: Sequence[Parameter], names: Iterable[str]) -> list[str]:
+    """The names no declaration has, sorted: a misspelt parameter Airflow would pass on."""
+    return sorted(set(names) - {parameter.name for parameter in declared})
 
 
 def _schema_problem(parameter: Parameter, value: Any) -> str | None:

@@ -199,6 +199,16 @@ class TaskBase(ABC):
         """
         return False
 
+    def work_is_complete(self) -> bool:
+        """`complete()`, held to its contract: TypeError unless it says True or False."""
+        done = self.complete()
+        if not isinstance(done, bool):
+            raise TypeError(
+                f"{type(self).__name__}.complete() returned {type(done).__name__}; return True "
+                "when the work is already done, else False"
+            )
+        return done
+
     def pre_run(self) -> None:  # noqa: B027 - an optional hook, empty by design
         """Prepare (e.g. check that inputs exist). Runs before `run()`."""
 

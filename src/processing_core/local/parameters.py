@@ -7,7 +7,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from processing_core.definition.parameters import Parameter, ParameterError, resolve_parameters
+from processing_core.definition.parameters import (
+    Parameter,
+    ParameterError,
+    resolve_parameters,
+    undeclared,
+)
 from processing_core.errors import LocalRunError
 
 
@@ -36,7 +41,7 @@ def run_parameters(
             raise LocalRunError(f"--param {pair!r} is not NAME=VALUE, e.g. --param frame_size=8")
         given[name.strip()] = _typed(text, types.get(name.strip()))
     names = [parameter.name for parameter in declared]
-    unknown = sorted(set(given) - set(names))
+    unknown = undeclared(declared, given)
     if unknown:
         # Airflow would pass them on and the task would read them nowhere: a misspelling.
         raise LocalRunError(

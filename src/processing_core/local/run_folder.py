@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,7 +120,3 @@ def new_run_id(now: datetime | None = None) -> str:
     """`local__<UTC time>`: sortable, and a plain folder name."""
     moment = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     return f"local__{moment}"
-
-
-def plain_name(text: str) -> bool:
-    return re.fullmatch(r"[A-Za-z0-9_.+-]+", text) is not None

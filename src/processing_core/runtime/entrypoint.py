@@ -219,7 +219,7 @@ def _lifecycle(
     skipped = False
     try:
         with task:
-            skipped = _already_complete(task)
+            skipped = task.work_is_complete()
             if not skipped:
                 task()
             check_result(task.outputs, task.metrics, name)
@@ -246,16 +246,6 @@ def _lifecycle(
         return Outcome("skipped", EXIT_SUCCESS, message, None, task.outputs, task.metrics)
     logger.info("Task {} succeeded", context.task_id)
     return Outcome("success", EXIT_SUCCESS, message, None, task.outputs, task.metrics)
-
-
-def _already_complete(task: TaskBase) -> bool:
-    done = task.complete()
-    if not isinstance(done, bool):
-        raise TypeError(
-            f"{type(task).__name__}.complete() returned {type(done).__name__}; return True when "
-            "the work is already done, else False"
-        )
-    return done
 
 
 def _failed(error: BaseException, task: TaskBase | None, message: str | None = None) -> Outcome:
@@ -408,8 +398,10 @@ def complete_context(
 def _refuse_undeclared(conf: Mapping[str, Any], declared: Sequence[Parameter]) -> None:
     """Airflow passes a run's conf keys to the task whether declared or not (its form cannot
     refuse them): a misspelt parameter would be silently ignored. Refuse it here."""
+    from processing_core.definition.parameters import undeclared
+
     names = [parameter.name for parameter in declared]
-    unknown = sorted(set(conf) - set(names))
+    unknown = undeclared(declared, conf)
     if unknown:
         raise TaskResolutionError(
             f"the run's conf holds {unknown}, which the workflow does not declare; its "

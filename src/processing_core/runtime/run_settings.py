@@ -42,7 +42,7 @@ def run_options() -> RunOptions:
             loguru_level=level,
             log_format=log_format,
             result_path=values.get("result_path") or None,
-            route_standard_logging="logging" not in {n.strip() for n in disabled.split(",")},
+            route_standard_logging="logging" not in environment.comma_separated(disabled),
         )
     from processing_core.config import RunSettings, load
 
