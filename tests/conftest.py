@@ -37,6 +37,20 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_data_home(tmp_path_factory: pytest.TempPathFactory):
+    """Data written by a default `data_root` (`Volume.folder` where nothing is mounted) lands
+    in the session's temporary folder, never in the home of whoever runs the tests."""
+    data_home = tmp_path_factory.mktemp("xdg-data-home")
+    previous = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(data_home)  # inherited by subprocess_env()
+    yield data_home
+    if previous is None:
+        del os.environ["XDG_DATA_HOME"]
+    else:
+        os.environ["XDG_DATA_HOME"] = previous
+
+
 def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """The real `airflow` command, in `env` (see airflow_env)."""
     return subprocess.run([str(VENV_BIN / "airflow"), *args], env=env, capture_output=True,
@@ -144,6 +158,7 @@ def template_context(
     data_interval: tuple[datetime, datetime] | None = None,
     run_type: str = "manual",
     conf: dict | None = None,
+    consumed_asset_events: list | None = None,
 ) -> dict:
     """What Airflow 3's task runner gives templates: the Task SDK's own DagRun model, and the
     date keys only when the run has a logical date (the runner leaves them out otherwise)."""
@@ -162,7 +177,7 @@ def template_context(
         run_type=run_type,
         state="running",
         conf=conf,
-        consumed_asset_events=[],
+        consumed_asset_events=consumed_asset_events or [],
         partition_key=None,
     )
     context = {"run_id": run_id, "ti": ti, "params": params or {}, "dag_run": dag_run}
@@ -255,3 +270,27 @@ def clean_env(venv: Path, **extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+@pytest.fixture(scope="session")
+def airflow_deployment(tmp_path_factory: pytest.TempPathFactory):
+    """One real Airflow for the session (tests/deployment.py): api-server, scheduler,
+    dag-processor and triggerer on loopback, PostgreSQL, events to its own RabbitMQ queue.
+    Yields (deployment, bus)."""
+    from deployment import shared_deployment
+    from rabbitmq import Bus, require_rabbitmq
+
+    require_rabbitmq()
+    root = tmp_path_factory.mktemp("deployment")
+    bus = Bus()
+    prefix = f"{bus.name}.messages"  # message_pipeline's queues, this session's own
+    deployment = shared_deployment(root, bus.env(EVENTS_OUTBOX=str(root / "outbox")), prefix)
+    deployment.message_prefix = prefix
+    try:
+        deployment.start()
+        yield deployment, bus
+    finally:
+        deployment.stop()
+        bus.delete()
+        names = [f"{prefix}.{name}" for name in ("records", "bulk", "follow")]
+        bus.delete_queues(*names, *(f"{name}.dead-letter" for name in names))

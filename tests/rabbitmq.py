@@ -79,6 +79,14 @@ class Bus:
             channel.queue_delete(self.name)
             channel.exchange_delete(self.name)
 
+    @staticmethod
+    def delete_queues(*queues: str) -> None:
+        """Remove queues a test's triggers declared."""
+        with closing(connection()) as conn:
+            channel = conn.channel()
+            for queue in queues:
+                channel.queue_delete(queue)
+
 
 @contextmanager
 def closing(conn: pika.BlockingConnection) -> Iterator[pika.BlockingConnection]:

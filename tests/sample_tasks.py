@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from processing_core import Resources, SecretRef, SparkResources, SparkTaskBase, TaskBase
+from processing_core import Asset, Resources, SecretRef, SparkResources, SparkTaskBase, TaskBase
 
 
 class Echo(TaskBase):
@@ -340,3 +340,25 @@ class ReportsItsImports(TaskBase):
 class PrintsTheBrokerPassword(TaskBase):
     def run(self) -> None:
         print("password:", os.environ.get("ISB_PASSWORD"), file=sys.stderr)
+
+
+class ReportsAssetEvents(TaskBase):
+    """Reports the asset events that triggered its run."""
+
+    def run(self) -> None:
+        self.outputs = {
+            "events": [
+                [e.name, e.uri, dict(e.extra), e.source_dag_id, e.source_task_id]
+                for e in self.asset_events
+            ],
+            "omitted": self.context.asset_events_omitted,
+        }
+
+
+class ReportsExtra(TaskBase):
+    """Reports extra for the asset its `asset` parameter names."""
+
+    produces = (Asset("s3://sample/products", name="sample_products"),)
+
+    def run(self) -> None:
+        self.asset_extra = {self.parameters["asset"]: {"rows": 1}}

@@ -41,6 +41,12 @@ def query(env: dict[str, str], sql: str, dag_id: str) -> list[tuple]:
         return connection.execute(sql, (dag_id,)).fetchall()
 
 
+ASSET_EVENTS = (
+    "SELECT asset.name, asset_event.extra FROM asset_event JOIN asset "
+    "ON asset.id = asset_event.asset_id WHERE asset_event.source_dag_id = ?"
+)
+
+
 def task_states(env: dict[str, str], dag_id: str) -> dict[str, str]:
     return dict(query(env, "SELECT task_id, state FROM task_instance WHERE dag_id = ?", dag_id))
 
@@ -91,6 +97,13 @@ def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_h
     # The run's identity reached the task through the operator's templates.
     assert manifest["logical_date"] == "2026-11-01T06:00:00+00:00"
     assert manifest["run_type"] == "manual"
+    # The assets publish and the Spark step produce: events with the extra they reported,
+    # the Spark one under the URI of the run's date (an AssetAlias outlet).
+    events = dict(query(airflow_home, ASSET_EVENTS, L1_DAG))
+    assert json.loads(events["vbi_l1_products"]) == {
+        "manifest_path": results["publish"]["outputs"]["manifest_path"], "frames": 4
+    }  # fmt: skip
+    assert json.loads(events["file:///data/vbi/statistics/2026-11-01"]) == {"frames": 4}
 
 
 def test_a_failing_task_fails_the_run_and_its_events_arrive(airflow_home, tmp_path):

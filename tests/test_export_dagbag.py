@@ -80,10 +80,9 @@ def test_params_become_airflow_params_with_schema(dagbag):
                                  "title": "Frame size"}  # fmt: skip
     assert frame_size.description == "(from 2 to 512)"
     assert params.get_param("frame_count").description == "Frames to ingest. (at least 1)"
-    assert (
-        params.get_param("data_root").description
-        == "Folder shared by the tasks, on the `vbi-processing-data` claim."
-    )
+    data_root = params.get_param("data_root")
+    assert data_root.description.startswith("Folder shared by the tasks. Empty: `/data/processing`")
+    assert data_root.value == ""  # the default: Volume.folder(), never a root-only path
     # Airflow validates a triggered value against the schema.
     from airflow.sdk.definitions.param import ParamValidationError
 

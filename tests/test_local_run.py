@@ -63,6 +63,24 @@ def test_the_readme_run_command_runs_the_example_whole_and_keeps_each_tasks_file
     assert "publish success" in completed.stdout  # plain progress lines off a terminal
 
 
+def test_the_examples_default_data_root_is_the_users_own_folder_not_slash_data(tmp_path):
+    # The old default, /data/processing, made /data on a root worker and failed on any other.
+    def slash_data() -> list[str] | None:
+        return sorted(p.name for p in Path("/data").iterdir()) if Path("/data").is_dir() else None
+
+    before = slash_data()
+    data_home = tmp_path / "xdg"
+    completed = run_cli(
+        "run", "workflows:l0_to_quicklook_vbi", "--version", "1.0.0", "--run-dir",
+        str(tmp_path / "runs"), "--param", "frame_size=4", "--only", "ingest",
+        cwd=tmp_path, XDG_DATA_HOME=str(data_home),
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    (run,) = (data_home / "processing-core/volumes/data/processing").iterdir()
+    assert (run / "raw.json").is_file()
+    assert slash_data() == before
+
+
 def test_a_failure_stops_its_downstream_and_resume_reruns_only_that(tmp_path):
     work = tmp_path / "work"
     work.mkdir()

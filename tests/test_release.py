@@ -336,3 +336,95 @@ def test_a_crash_in_the_middle_of_install_leaves_no_partial_file(tmp_path):
     assert after == before  # the DAGs folder is exactly as it was
     assert [v.version for v in installed_versions(dags)] == ["1.0.0"]
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # staging removed
+
+
+INDEX_PATH = "/artifactory/dags-local/index.json"
+
+
+def test_publish_keeps_an_index_of_every_published_version(tmp_path, repository):
+    def publish(archive: Path):
+        done = run_cli("publish", str(archive), "--url", repository.url, ARTIFACTORY_TOKEN=TOKEN)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    first, second = bundle(tmp_path / "a"), bundle(tmp_path / "b", version="2.1.0")
+    assert "updated: http://127.0.0.1" in publish(first).stdout
+    publish(second)
+    index = json.loads(repository.files[INDEX_PATH])
+    assert index == {
+        "format": 1,
+        "distributions": {"workflows": {
+            version: {
+                "archive": f"workflows-dags-{version}.zip",
+                "archive_sha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
+                "manifest": f"workflows-dags-{version}.manifest.json",
+                "manifest_sha256": hashlib.sha256(
+                    repository.files[f"/artifactory/dags-local/workflows-dags-{version}.manifest.json"]
+                ).hexdigest(),
+                "seq": seq,  # the order they were published in
+            }
+            for seq, version, archive in ((1, "2.0.0", first), (2, "2.1.0", second))
+        }},
+    }  # fmt: skip
+    # The index is written after the files it names, and read back.
+    puts = [path for method, path in repository.requests if method == "PUT"]
+    assert puts[-3:] == [
+        "/artifactory/dags-local/workflows-dags-2.1.0.zip",
+        "/artifactory/dags-local/workflows-dags-2.1.0.manifest.json",
+        INDEX_PATH,
+    ]
+    assert repository.requests[-1] == ("GET", INDEX_PATH)
+    # Publishing a version again changes nothing, the index included.
+    before = len(repository.requests)
+    assert "unchanged: http://127.0.0.1" in publish(second).stdout
+    assert "PUT" not in {method for method, _ in repository.requests[before:]}
+
+
+def test_publish_leaves_an_index_it_did_not_write_alone(tmp_path, repository):
+    repository.files[INDEX_PATH] = b'{"somebody": "else"}'
+    refused = run_cli("publish", str(bundle(tmp_path)), "--url", repository.url,
+                      ARTIFACTORY_TOKEN=TOKEN)  # fmt: skip
+    assert refused.returncode == 1
+    assert f"{repository.url}/index.json is not an index processing-core keeps" in refused.stderr
+    assert set(repository.files) == {INDEX_PATH}  # nothing uploaded
+
+
+def test_an_index_the_credentials_cannot_overwrite_says_how_to_finish(tmp_path):
+    locked = Repository(TOKEN, allow_overwrite=False)
+    try:
+        for version in ("2.0.0", "2.1.0"):
+            done = run_cli("publish", str(bundle(tmp_path / version, version=version)),
+                           "--url", locked.url, ARTIFACTORY_TOKEN=TOKEN)  # fmt: skip
+        assert done.returncode == 1
+        assert "workflows 2.1.0 is published, but index.json could not be updated" in done.stderr
+        assert "allow the credentials to overwrite index.json, then run publish again" in (
+            done.stderr.replace("\n", " ")
+        )
+        assert "/artifactory/dags-local/workflows-dags-2.1.0.zip" in locked.files
+    finally:
+        locked.close()
+
+
+def test_an_index_names_each_past_state_by_one_number():
+    from processing_core.release.index import IndexEntry, IndexFormatError, RepositoryIndex
+
+    def entry(tag: str) -> IndexEntry:
+        return IndexEntry(f"{tag}.zip", "a" * 64, f"{tag}.manifest.json", "b" * 64)
+
+    index = RepositoryIndex.empty()
+    index.add("workflows", "1.0.0", entry("one"))
+    index.add("workflows", "1.1.0", entry("two"))
+    index.add("other", "0.1.0", entry("three"))
+    index.add("workflows", "1.0.0", entry("forced"))  # a forced publish replaced 1.0.0
+    again = RepositoryIndex.parse(index.to_json())
+    assert again.seq == 4 and again.to_json() == index.to_json()
+    # As it was after the second publish: 1.0.0's replacement came later, so it is left out.
+    assert set(again.as_of(3).distributions) == {"workflows", "other"}
+    assert set(again.as_of(3).distributions["workflows"]) == {"1.1.0"}
+    for broken, fragment in [
+        (b"[]", "not an index of format 1"),
+        (b'{"format": 1, "distributions": {"w": {"1": {"archive": "../x"}}}}', "an entry is"),
+        (index.to_json().replace(b'"seq": 4', b'"seq": 0'), "seq is not a whole number"),
+    ]:
+        with pytest.raises(IndexFormatError, match=fragment):
+            RepositoryIndex.parse(broken)

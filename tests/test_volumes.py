@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -201,3 +202,17 @@ def test_a_node_override_keeps_other_declarations():
     flow = workflow(volumes=[], retries=2, retry_delay=timedelta(seconds=5))
     manifest = pod_manifest(flow.to_dag(settings=load_settings()).get_task("with_calibration"))
     assert volume_names(manifest) == ["data"]
+
+
+def test_a_volume_folder_is_its_mount_where_mounted_else_the_users_own(monkeypatch, tmp_path):
+    # /proc is a mount point on every Linux machine: there the mount path is the folder.
+    assert Volume.from_claim("data", "c", "/proc").folder("a", "b") == Path("/proc/a/b")
+    unmounted = Volume.from_claim("data", "c", "/nowhere-mounted")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert unmounted.folder("run") == tmp_path / "processing-core/volumes/data/run"
+    # A relative XDG_DATA_HOME is ignored, as the XDG spec says: the home's default.
+    monkeypatch.setenv("XDG_DATA_HOME", "relative")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    expected = tmp_path / "home/.local/share/processing-core/volumes/data"
+    assert unmounted.folder() == expected
+    assert not (tmp_path / "home").exists()  # creates nothing

@@ -7,13 +7,20 @@ import os
 from pathlib import Path
 from typing import Any
 
+from processing_core import Volume
+
 Frame = list[list[float]]
+
+# Pods share no disk: every task mounts the pipeline's claim at /data, where its data lives.
+DATA = Volume.from_claim("data", "vbi-processing-data", "/data")
 
 
 def run_folder(data_root: str, run_id: str) -> Path:
+    """This run's folder under `data_root`; an empty `data_root` is `processing` on the data
+    claim in a pod, and a folder of the worker's user where nothing is mounted."""
     # Airflow run ids hold ':' and '+'; keep the folder name portable.
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    folder = Path(data_root) / safe
+    folder = (Path(data_root) if data_root else DATA.folder("processing")) / safe
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -1,7 +1,9 @@
 """The example pipeline's workflows."""
 
-from processing_core import Parameter, Volume, Workflow
+from processing_core import Parameter, Workflow
+from workflows.frames import DATA
 from workflows.tasks import (
+    L1_PRODUCTS,
     Calibrate,
     FrameStatistics,
     Ingest,
@@ -10,15 +12,14 @@ from workflows.tasks import (
     QualityCheck,
 )
 
-# Pods share no disk: every task mounts the pipeline's claim at /data, where data_root lives.
-# (The local target runs on one machine and ignores volumes: give data_root a local folder.)
-DATA = Volume.from_claim("data", "vbi-processing-data", "/data")
-
 PARAMETERS = (
     Parameter(
         "data_root",
-        default="/data/processing",
-        description="Folder shared by the tasks, on the `vbi-processing-data` claim.",
+        default="",
+        description=(
+            "Folder shared by the tasks. Empty: `/data/processing` on the `vbi-processing-data` "
+            "claim in pods, and the worker user's own folder where nothing is mounted."
+        ),
     ),
     Parameter("seed", type="integer", default=7, description="Seed of the simulated camera."),
     Parameter("frame_count", type="integer", default=4, minimum=1, description="Frames to ingest."),
@@ -49,6 +50,7 @@ l0_to_l1.add_node(FrameStatistics, upstreams=Calibrate)
 l0_to_l1.add_node(Publish, upstreams=[QualityCheck, MakeProducts, FrameStatistics])
 
 # A quick look for operators: the same QualityCheck class twice, on raw and calibrated frames.
+# It runs whenever L1 products were published (and when triggered by hand).
 quicklook = Workflow(
     input_data="l0",
     output_data="quicklook",
@@ -56,6 +58,7 @@ quicklook = Workflow(
     workflow_package=__package__,
     description="Check raw and calibrated frames of an observation.",
     tags=["example", "quicklook"],
+    schedule=L1_PRODUCTS,
     parameters=PARAMETERS,
     volumes=[DATA],
 )

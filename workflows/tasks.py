@@ -8,7 +8,7 @@ import statistics
 from datetime import timedelta
 from pathlib import Path
 
-from processing_core import Resources, SecretRef, SparkResources, SparkTaskBase, TaskBase
+from processing_core import Asset, Resources, SecretRef, SparkResources, SparkTaskBase, TaskBase
 from workflows.frames import read_frames, run_folder, write_json
 
 
@@ -126,6 +126,8 @@ class FrameStatistics(SparkTaskBase):
         spark_conf={"spark.sql.shuffle.partitions": "8"},
         driver_annotations={"example.org/team": "imaging"},
     )
+    # Updated per day (the run's date): an asset of its own for each day's statistics.
+    produces = (Asset("file:///data/vbi/statistics/{ds}", name="vbi_daily_statistics"),)
 
     def run(self) -> None:
         from pyspark.sql import functions as F
@@ -157,6 +159,11 @@ class FrameStatistics(SparkTaskBase):
             "overall_mean": pixels.agg(F.mean("value")).first()[0],
         }
         self.metrics = {"pixels": sum(row["pixels"] for row in per_frame)}
+        self.asset_extra = {"vbi_daily_statistics": {"frames": len(per_frame)}}
+
+
+# The archive's L1 products: updated by each publish, awaited by the quick look.
+L1_PRODUCTS = Asset("file:///data/vbi/l1", name="vbi_l1_products")
 
 
 class Publish(TaskBase):
@@ -165,6 +172,7 @@ class Publish(TaskBase):
     retries = 3
     retry_delay = timedelta(minutes=1)
     secrets = {"ARCHIVE_TOKEN": SecretRef(secret="archive-credentials", key="token")}
+    produces = (L1_PRODUCTS,)
 
     def run(self) -> None:
         quality, products = self.inputs["quality_check"], self.inputs["make_products"]
@@ -185,3 +193,7 @@ class Publish(TaskBase):
         path = Path(products["product_path"]).with_name("manifest.json")
         write_json(path, manifest)
         self.outputs = {"manifest_path": str(path), "published": True}
+        # Shown with the asset event in Airflow, and read by the runs it triggers.
+        self.asset_extra = {
+            "vbi_l1_products": {"manifest_path": str(path), "frames": len(statistics["frames"])}
+        }

@@ -13,6 +13,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from processing_core.definition.assets import AllOf, AnyOf, Asset, AssetEvent, AssetsOrCron
+    from processing_core.definition.messages import RabbitMQMessages
     from processing_core.definition.parameters import Parameter
     from processing_core.definition.resources import Resources, SecretRef
     from processing_core.definition.spark import SparkResources
@@ -28,9 +30,15 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "AllOf": "processing_core.definition.assets",
+    "AnyOf": "processing_core.definition.assets",
+    "Asset": "processing_core.definition.assets",
+    "AssetEvent": "processing_core.definition.assets",
+    "AssetsOrCron": "processing_core.definition.assets",
     "ExportError": "processing_core.errors",
     "Parameter": "processing_core.definition.parameters",
     "ProcessingCoreError": "processing_core.errors",
+    "RabbitMQMessages": "processing_core.definition.messages",
     "Resources": "processing_core.definition.resources",
     "RunContext": "processing_core.definition.task",
     "SecretRef": "processing_core.definition.resources",
@@ -44,9 +52,15 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "AllOf",
+    "AnyOf",
+    "Asset",
+    "AssetEvent",
+    "AssetsOrCron",
     "ExportError",
     "Parameter",
     "ProcessingCoreError",
+    "RabbitMQMessages",
     "Resources",
     "RunContext",
     "SecretRef",

@@ -1,4 +1,6 @@
-"""Airflow task callbacks: status events, and skipping a task whose work was already done.
+"""Airflow task callbacks: status events, skipping a task whose work was already done, the
+events of the assets a task produces, and the template filter that hands a task the asset
+events of its run.
 
 The one module of the library a DAG file imports.
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 _log = logging.getLogger(__name__)
@@ -140,10 +142,21 @@ class ResultHook:
     target (the local target's command prints it as text: it is pushed as the object), and a
     result that says `skipped` (the task's complete() found its work done) becomes Airflow's
     skipped state, the result still its XCom, so downstream tasks (trigger rule none_failed)
-    run with the outputs it recorded."""
+    run with the outputs it recorded. After a success, the events Airflow records for the
+    assets the task produces carry the extra the task reported (airflow_assets)."""
+
+    def __init__(
+        self,
+        assets: Sequence[Mapping[str, Any]] = (),
+        workflow_name: str = "",
+        workflow_version: str = "",
+    ) -> None:
+        self.assets = tuple(assets)
+        self.workflow_name = workflow_name
+        self.workflow_version = workflow_version
 
     def __repr__(self) -> str:
-        return "ResultHook()"
+        return f"ResultHook(assets={list(self.assets)!r})" if self.assets else "ResultHook()"
 
     def __call__(self, context: Mapping[str, Any], result: Any) -> None:
         document = result
@@ -166,6 +179,12 @@ class ResultHook:
             from airflow.sdk.exceptions import AirflowSkipException
 
             raise AirflowSkipException(str(document.get("message") or "work already complete"))
+        if self.assets and document.get("status") == "success":
+            from processing_core.airflow_assets import record_asset_events
+
+            record_asset_events(
+                context, document, self.assets, self.workflow_name, self.workflow_version
+            )
 
 
 def termination_reason(task: Any, exception: BaseException | None) -> str | None:
@@ -210,3 +229,41 @@ def _log_url(ti: Any) -> str | None:
     except Exception:  # needs the webserver's configuration; absent in some contexts
         return None
     return str(url) if url else None
+
+
+def asset_template_filters() -> dict[str, Any]:
+    """The DAG's Jinja filters for an asset-scheduled workflow (see airflow_assets)."""
+    from processing_core.airflow_assets import template_filters
+
+    return template_filters()
+
+
+def rabbitmq_trigger(**kwargs: Any) -> Any:
+    """The asset watcher's trigger of `Workflow(triggered_by=RabbitMQMessages(...))`."""
+    from processing_core.airflow.triggers import RabbitMQMessageTrigger
+
+    return RabbitMQMessageTrigger(**kwargs)
+
+
+class ImportedCallback:
+    """A team's own failure callback (FAILURE_CALLBACK, `package.module:function`), imported
+    when a task fails (so parsing the DAG file never imports it) and called with Airflow's
+    context. Its failure is logged in one line and never hides processing-core's event."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def __repr__(self) -> str:
+        return f"ImportedCallback({self.target!r})"
+
+    def __call__(self, context: Mapping[str, Any]) -> None:
+        import importlib
+
+        module, _, attribute = self.target.partition(":")
+        try:
+            function = getattr(importlib.import_module(module), attribute)
+            function(context)
+        except Exception as error:
+            logging.getLogger(__name__).error(
+                "Failure callback %s failed: %s: %s", self.target, type(error).__name__, error
+            )

@@ -135,6 +135,8 @@ def export(
         raise _fail(error) from None
     for result in results:
         typer.echo(f"{out / result.file_name}  ({result.task_count} tasks)")
+        for note in result.workflow.export_notes():
+            typer.echo(f"note: {result.dag_id}: {note}", err=True)
     console.print(f"[green]Exported {len(results)} workflow(s) to {out}[/green]")
 
 
@@ -333,22 +335,13 @@ def notebook(
 ) -> None:
     """Write a Jupyter notebook per workflow version for manual runs: a cell per task."""
     from processing_core.build_utils import select_workflows
-    from processing_core.build_utils.discover import workflow_location
     from processing_core.errors import ExportError
-    from processing_core.fileops import atomic_write
-    from processing_core.render.notebook import workflow_notebook
+    from processing_core.extras import require
+    from processing_core.render.notebook import write_notebooks
 
     try:
-        workflows = select_workflows(reference)
-        for workflow in workflows:
-            resolved = workflow.resolve_version(version)
-            module, attribute = workflow_location(workflow)
-            document = workflow_notebook(workflow, resolved, module, attribute)
-            import nbformat
-
-            out.mkdir(parents=True, exist_ok=True)
-            target = out / f"{workflow.dag_id(resolved)}.ipynb"
-            atomic_write(target, nbformat.writes(document).encode())
+        require("nbformat", "processing-core notebook")
+        for target in write_notebooks(select_workflows(reference), out, version):
             typer.echo(str(target))
     except ExportError as error:
         raise _fail(error.report()) from None
@@ -474,7 +467,8 @@ def publish(
 
     Sends X-Checksum-Sha256/Sha1 headers, credentials from ARTIFACTORY_TOKEN (or
     ARTIFACTORY_USERNAME/ARTIFACTORY_PASSWORD), retries server errors by RETRY_CONFIG, and
-    refuses to overwrite a published version unless --force.
+    refuses to overwrite a published version unless --force. Then records the version in
+    the folder's index.json (what the artifact-repository DAG bundle reads).
     """
     from rich.console import Console
     from rich.progress import Progress
@@ -493,6 +487,7 @@ def publish(
         typer.echo(f"already published, identical: {target}")
     for target in report.written:
         typer.echo(f"published {target}")
+    typer.echo(f"{'updated' if report.index_written else 'unchanged'}: {report.index}")
 
 
 DagsFolderOption = Annotated[

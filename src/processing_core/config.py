@@ -229,6 +229,16 @@ class ExportSettings(_Concern):
         description="Command the `local` export target runs on the Airflow worker.",
     )
 
+    failure_callback: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$",
+        description=(
+            "A team's own task failure callback, `package.module:function`, called with "
+            "Airflow's context beside processing-core's (e.g. a chat-ops message); imported "
+            "when a task fails, where Airflow runs it."
+        ),
+    )
+
     # Spark tasks: defaults for every Spark task's SparkApplication; a task class's
     # spark_resources wins field by field. Memory in MB (or with a unit: 2g, 512m).
     spark_on_k8s_driver_cpu: int = Field(default=1, gt=0, description="Spark driver cores.")
@@ -700,7 +710,8 @@ class ReleaseSettings(_Concern):
         default=None,
         pattern=r"^https?://",
         description="Airflow's API server, e.g. `http://airflow-api:8080`: `prune` asks it which "
-        "versions have runs in progress (default: Airflow's metadata database, where installed).",
+        "versions have runs in progress (default: Airflow's metadata database, where installed); "
+        "the triggerer's RabbitMQ trigger asks it which messages are events already.",
     )
     airflow_api_token: SecretStr | None = Field(
         default=None, description="Bearer token for AIRFLOW_API_URL (never shown)."
@@ -853,8 +864,11 @@ READERS: dict[type[_Concern], str] = {
     ExportSettings: "export, validate, bundle",
     RunSettings: "run-task",
     TelemetrySettings: "run-task, when an OTLP endpoint is set",
-    EventSettings: "run-task and Airflow callbacks, when events are on; `events`",
-    ReleaseSettings: "verify, install, publish, prune",
+    EventSettings: (
+        "run-task and Airflow callbacks, when events are on; `events`; the triggerer's "
+        "RabbitMQ trigger (the broker)"
+    ),
+    ReleaseSettings: "verify, install, publish, prune; the triggerer's RabbitMQ trigger (API)",
 }
 
 

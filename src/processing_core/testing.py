@@ -60,10 +60,23 @@ def run_task(
         skipped = instance.work_is_complete()
         if not skipped:
             instance()
-    check_result(instance.outputs, instance.metrics, task.__name__)
+    # As run-task checks it: extra only for assets this node produces.
+    declared = _declared(task, task_id, workflow)
+    produced = [asset.key for asset in declared.produces]
+    check_result(instance.outputs, instance.metrics, task.__name__, instance.asset_extra, produced)
     message = instance.message if isinstance(instance.message, str) else str(instance.message)
     status: Literal["success", "skipped"] = "skipped" if skipped else "success"
-    return TaskResult(status, message, dict(instance.outputs), dict(instance.metrics))
+    extra = {} if skipped else dict(instance.asset_extra)
+    return TaskResult(status, message, dict(instance.outputs), dict(instance.metrics), extra)
+
+
+def _declared(task: type[TaskBase], task_id: str, workflow: Workflow | None) -> type[TaskBase]:
+    """The class as the node declares it (add_node's overrides), or the class itself."""
+    if workflow is not None:
+        for node in workflow.nodes:
+            if node.task_id == task_id:
+                return node.declared
+    return task
 
 
 @dataclass

@@ -20,6 +20,8 @@ IMAGE_TAG_MAX = 128
 # Workflow name parts: dag_ids allow "-" too (DKIST details such as "summit-calibrated").
 NAME_PART_RE = re.compile(r"^[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*\Z")
 TASK_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\Z")
+# A Python extra's name (the alphabet PEP 685 normalises to).
+EXTRA_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?\Z")
 DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+\Z")
 IMAGE_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 LABEL_VALUE_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?)?\Z")

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from processing_core.definition.assets import Asset, AssetEvent
 from processing_core.definition.parameters import Parameter, resolve_parameters
 from processing_core.definition.resources import Resources, SecretRef
 from processing_core.definition.volumes import Volume
@@ -46,6 +47,10 @@ class RunContext:
     # The DAG run's conf, as triggered (the parameters already hold its declared keys).
     conf: Mapping[str, Any] = field(default_factory=dict)
     declared_parameters: tuple[Parameter, ...] | None = None
+    # The asset events that triggered the run (an asset-scheduled workflow), newest last;
+    # how many more there were than the run's arguments could carry.
+    asset_events: tuple[AssetEvent, ...] = ()
+    asset_events_omitted: int = 0
 
     def __post_init__(self) -> None:
         if self.declared_parameters is not None:
@@ -84,9 +89,9 @@ class TaskBase(ABC):
     docstring becomes the task's documentation in the Airflow UI.
 
     Inside `run()`: read `self.parameters` and `self.inputs`, fill `self.outputs` and
-    `self.metrics` (JSON values) and, if you like, `self.message` (a sentence for people).
-    The entrypoint writes them into the task's result, where downstream tasks find the
-    outputs in their `self.inputs`.
+    `self.metrics` (JSON values) and, if you like, `self.message` (a sentence for people)
+    and `self.asset_extra` (per asset the task `produces`). The entrypoint writes them into
+    the task's result, where downstream tasks find the outputs in their `self.inputs`.
     """
 
     retries: ClassVar[int] = 0
@@ -102,6 +107,8 @@ class TaskBase(ABC):
     secrets: ClassVar[Mapping[str, SecretRef]] = {}
     # Storage this task's container mounts, besides the Workflow's and K8S_VOLUMES.
     volumes: ClassVar[Sequence[Volume]] = ()
+    # Data this task updates: Airflow records an asset event for each when the task succeeds.
+    produces: ClassVar[Sequence[Asset]] = ()
 
     def __init__(self, context: RunContext) -> None:
         self.context = context
@@ -109,6 +116,9 @@ class TaskBase(ABC):
         self.metrics: dict[str, Any] = {}
         # The result's message on success (a failure's message is its error).
         self.message = ""
+        # Asset name -> extra information for the asset event of that asset this run
+        # produces (e.g. the product's path and size), shown in Airflow's asset view.
+        self.asset_extra: dict[str, dict[str, Any]] = {}
         self._rolled_back = False
         self._rolling_back = False
         self._rollback_error: Exception | None = None
@@ -187,6 +197,11 @@ class TaskBase(ABC):
     def conf(self) -> Mapping[str, Any]:
         """The DAG run's conf as triggered; read declared values through `parameters`."""
         return self.context.conf
+
+    @property
+    def asset_events(self) -> tuple[AssetEvent, ...]:
+        """The asset events that triggered this run (empty unless it is asset-triggered)."""
+        return self.context.asset_events
 
     # -- lifecycle ------------------------------------------------------------------------------
     def complete(self) -> bool:

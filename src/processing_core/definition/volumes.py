@@ -8,10 +8,12 @@ drivers and executors alike. Everything here is plain data, checked before expor
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from processing_core.definition.naming import DNS_SUBDOMAIN_RE, K8S_LABEL_MAX
@@ -88,6 +90,20 @@ class Volume:
         if self.secret is not None:
             return {"secret": {"secretName": self.secret}}
         return {"emptyDir": {"sizeLimit": self.size_limit} if self.size_limit else {}}
+
+    def folder(self, *parts: str) -> Path:
+        """Where this process reaches the volume (joined with `parts`): its mount path where
+        it is mounted (a task's pod, a Spark driver or executor), else a folder of the user's
+        own, `$XDG_DATA_HOME/processing-core/volumes/<name>` (`~/.local/share/...` by default):
+        a local worker or `processing-core run`, where nothing is mounted and the mount path
+        may belong to root. Creates nothing."""
+        if os.path.ismount(self.mount_path):
+            return Path(self.mount_path, *parts)
+        data_home = os.environ.get("XDG_DATA_HOME", "")
+        if not os.path.isabs(data_home):  # unset, or relative (which the XDG spec ignores)
+            data_home = os.path.join(os.path.expanduser("~"), ".local", "share")
+        own = Path(data_home, "processing-core", "volumes", self.name)
+        return own.joinpath(*parts)
 
     def pod_volume(self) -> dict[str, Any]:
         return {"name": self.name, **self.source()}

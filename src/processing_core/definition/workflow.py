@@ -12,6 +12,19 @@ from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
 from processing_core.definition import naming, spark
+from processing_core.definition.assets import (
+    RUN_FIELDS,
+    AllOf,
+    AnyOf,
+    Asset,
+    AssetsOrCron,
+    Condition,
+    asset_set_problems,
+    assets_in,
+    condition_problems,
+    declared_assets_problems,
+)
+from processing_core.definition.messages import RabbitMQMessages
 from processing_core.definition.parameters import NO_DEFAULT, Parameter
 from processing_core.definition.resources import Resources, SecretRef
 from processing_core.definition.spark_task import SparkTaskBase
@@ -47,7 +60,11 @@ NODE_OVERRIDES = (
     "resources",
     "resource_profile",
     "volumes",
+    "produces",
 )
+
+# What Workflow(schedule=...) takes: none, a cron expression or preset, assets, or both.
+Schedule = str | Condition | AssetsOrCron | None
 
 
 @dataclass(frozen=True)
@@ -68,10 +85,12 @@ class TaskNode:
     def declared(self) -> type[TaskBase]:
         if not self.overrides:
             return self.task_class
-        return _with_overrides(self.task_class, self.overrides)
+        return with_overrides(self.task_class, self.overrides)
 
 
-def _with_overrides(task: type[TaskBase], overrides: Mapping[str, Any]) -> type[TaskBase]:
+def with_overrides(task: type[TaskBase], overrides: Mapping[str, Any]) -> type[TaskBase]:
+    """`task` with some declarations replaced: a subclass of the same module, name and
+    docstring (so `run-task` still finds and reports the class itself)."""
     namespace = {
         **overrides,
         "__module__": task.__module__,
@@ -100,13 +119,14 @@ class Workflow:
         description: str | None = None,
         doc_md: str | None = None,
         tags: Iterable[str] = (),
-        schedule: str | None = None,
+        schedule: Schedule = None,
         start_date: datetime | None = None,
         owner: str = "processing-core",
         max_active_runs: int | None = None,
         catchup: bool = False,
         parameters: Sequence[Parameter] = (),
         volumes: Sequence[Volume] = (),
+        triggered_by: RabbitMQMessages | None = None,
     ) -> None:
         parts = {"input_data": input_data, "output_data": output_data, "category": category}
         if detail is not None:
@@ -145,6 +165,8 @@ class Workflow:
         self.volumes: Sequence[Volume] = (
             tuple(volumes) if isinstance(volumes, list | tuple) else volumes
         )
+        # Messages that each start a run (besides the schedule), through an asset's watcher.
+        self.triggered_by = triggered_by
         self._nodes: dict[str, TaskNode] = {}
 
     def __repr__(self) -> str:
@@ -167,12 +189,16 @@ class Workflow:
         resources: Resources | None = None,
         resource_profile: str | None = None,
         volumes: Sequence[Volume] | None = None,
+        produces: Sequence[Asset] | None = None,
+        resource_queue: object = None,
+        pip_extras: object = None,
     ) -> TaskNode:
         """Add a task class; `upstreams` are task classes or task ids (also ones added later).
 
-        `retries`, `retry_delay`, `execution_timeout`, `resources`, `resource_profile` and
-        `volumes` override what the class declares, for this node only (None: as the class
-        declares), so one class can run with two sizes, in two workflows or twice in one.
+        `retries`, `retry_delay`, `execution_timeout`, `resources`, `resource_profile`,
+        `volumes` and `produces` override what the class declares, for this node only (None:
+        as the class declares), so one class can run with two sizes, in two workflows or
+        twice in one.
 
         Raises WorkflowDefinitionError at once for what can be known now: the class, its
         declarations, the overrides and the task id. References are checked by `validate()`.
@@ -184,18 +210,22 @@ class Workflow:
             "resources": resources,
             "resource_profile": resource_profile,
             "volumes": tuple(volumes) if isinstance(volumes, list) else volumes,
+            "produces": tuple(produces) if isinstance(produces, list) else produces,
         }
         overrides = {name: value for name, value in given.items() if value is not None}
-        if not (inspect.isclass(task) and issubclass(task, TaskBase)):
-            kind = "an instance" if isinstance(task, TaskBase) else f"{task!r}"
+        if resource_queue is not None or pip_extras is not None:
+            # dkist-processing-core's add_node arguments, on a half-moved pipeline.
             raise self._error(
-                f"add_node got {kind}, which is not a TaskBase subclass; pass the class itself, "
-                "e.g. add_node(Calibrate, upstreams=Ingest)"
+                "add_node got resource_queue=/pip_extras=, which are dkist-processing-core's: "
+                "import Workflow from processing_core.compat.dkist, or pass "
+                "resource_profile='high_memory' here (pip extras belong in the pipeline image)"
             )
+        if not (inspect.isclass(task) and issubclass(task, TaskBase)):
+            raise self._error(_not_a_task(task))
         task_id = naming.snake_case(task.__name__) if task_id is None else task_id
         problems = [*_task_id_problems(task_id), *task_class_problems(task)]
         if overrides and not problems:
-            declared = _with_overrides(task, overrides)
+            declared = with_overrides(task, overrides)
             problems.extend(f"add_node override: {p}" for p in task_class_problems(declared))
         if task_id in self._nodes:
             problems.append(
@@ -337,6 +367,61 @@ class Workflow:
                     )
                 )
         found.extend(self._prefixed(self._dag_level_problems()))
+        found.extend(self._prefixed(self._asset_problems()))
+        return found
+
+    def image_extras(self) -> dict[str, list[str]]:
+        """Task id -> Python extras the pipeline image must carry for it (none here; a
+        compatibility layer may have some), recorded in the bundle's manifest."""
+        return {}
+
+    def export_notes(self) -> list[str]:
+        """What an export should tell the author besides the files (none here; a
+        compatibility layer may have some, e.g. what it cannot carry over)."""
+        return []
+
+    def produced_assets(self) -> list[tuple[str, Asset]]:
+        """(task id, asset) for every asset a task of this workflow produces."""
+        return [
+            (node.task_id, asset)
+            for node in self._nodes.values()
+            if isinstance(node.declared.produces, list | tuple)
+            for asset in node.declared.produces
+            if isinstance(asset, Asset)
+        ]
+
+    def scheduled_on_assets(self) -> bool:
+        """Whether runs start when assets are updated or messages arrive (then tasks get the
+        asset events)."""
+        return self.triggered_by is not None or any(True for _ in assets_in(self.schedule))
+
+    def _asset_problems(self) -> list[str]:
+        produced = self.produced_assets()
+        found = [
+            f"task {task_id!r}: {problem}"
+            for task_id, asset in produced
+            for problem in _template_field_problems(asset, self.parameters)
+        ]
+        consumed = list(assets_in(self.schedule))
+        placed = [(f"task {task_id!r}", asset) for task_id, asset in produced]
+        placed += [("the schedule", asset) for asset in consumed]
+        if self.triggered_by is not None:
+            if not isinstance(self.triggered_by, RabbitMQMessages):
+                found.append(
+                    f"triggered_by {self.triggered_by!r} is not RabbitMQMessages(queue=...)"
+                )
+            else:
+                found.extend(self.triggered_by.problems())
+                placed.append(("triggered_by", self.triggered_by.asset))
+        found.extend(asset_set_problems(placed))
+        own = {asset.key: task_id for task_id, asset in produced}
+        for asset in consumed:
+            if asset.key in own:
+                found.append(
+                    f"the schedule waits for asset {asset.key!r}, which its own task "
+                    f"{own[asset.key]!r} produces: each run would start the next; schedule "
+                    "on another workflow's asset"
+                )
         return found
 
     def validate(self, settings: Settings | None = None, version: str | None = None) -> None:
@@ -497,6 +582,7 @@ def task_class_problems(task: type[TaskBase]) -> list[str]:
         found.append(f"resource_profile must be a profile name, not {task.resource_profile!r}")
     found.extend(_secret_problems(task.secrets))
     found.extend(declared_volumes_problems(task.volumes, "volumes"))
+    found.extend(declared_assets_problems(task.produces, "produces"))
     if issubclass(task, SparkTaskBase):
         found.extend(spark.declared_problems(task.spark_resources))
     module, _, qualname = task.import_path().partition(":")
@@ -596,8 +682,23 @@ def _schedule_problems(schedule: object, start_date: object) -> list[str]:
         return ["start_date has no time zone; pass a timezone-aware datetime (tzinfo=UTC)"]
     if schedule is None:
         return []
+    if isinstance(schedule, AssetsOrCron):
+        found = condition_problems(schedule.assets, "schedule")
+        if not isinstance(schedule.cron, str):
+            return [*found, f"AssetsOrCron cron {schedule.cron!r} must be a cron expression"]
+        return found + _schedule_problems(schedule.cron, start_date)
+    if isinstance(schedule, Asset | AllOf | AnyOf):
+        return condition_problems(schedule, "schedule")
+    if isinstance(schedule, list | tuple | set) and any(isinstance(i, Asset) for i in schedule):
+        return [
+            f"schedule {schedule!r} mixes a list with assets; write a & b (all of them), a | b "
+            "(any), or AssetsOrCron(cron, assets) to run on a clock and on data"
+        ]
     if not isinstance(schedule, str):
-        return [f"schedule {schedule!r} must be None, a cron expression or a preset like '@daily'"]
+        return [
+            f"schedule {schedule!r} must be None, a cron expression, a preset like '@daily', "
+            "an Asset (or a & or | of assets), or AssetsOrCron(cron, assets)"
+        ]
     if schedule not in SCHEDULE_PRESETS:
         from croniter import croniter  # an Airflow dependency; only needed at build time
 
@@ -611,6 +712,45 @@ def _schedule_problems(schedule: object, start_date: object) -> list[str]:
             f"schedule {schedule!r} needs a start_date: pass start_date=datetime(..., tzinfo=UTC)"
         ]
     return []
+
+
+def _not_a_task(task: object) -> str:
+    """Why add_node cannot take `task`, with the fix (a dkist task names the import to fix)."""
+    if isinstance(task, TaskBase):
+        kind = "an instance"
+    elif inspect.isclass(task) and any(
+        base.__module__.partition(".")[0] == "dkist_processing_core" for base in task.__mro__
+    ):
+        return (
+            f"{task.__name__} subclasses dkist_processing_core's TaskBase; import TaskBase from "
+            "processing_core.compat.dkist instead (its API is dkist's)"
+        )
+    else:
+        kind = f"{task!r}"
+    return (
+        f"add_node got {kind}, which is not a TaskBase subclass; pass the class itself, e.g. "
+        "add_node(Calibrate, upstreams=Ingest)"
+    )
+
+
+def _template_field_problems(asset: Asset, parameters: Sequence[Parameter]) -> list[str]:
+    """A URI template's fields must be run values or declared parameters, and unambiguous."""
+    if asset.problems():
+        return []  # reported with the task class
+    names = {parameter.name for parameter in parameters if isinstance(parameter, Parameter)}
+    found = []
+    for name in asset.fields:
+        if name in names and name in RUN_FIELDS:
+            found.append(
+                f"asset {asset.key!r}: placeholder {{{name}}} is both a parameter and the run's "
+                f"{name}; rename the parameter"
+            )
+        elif name not in names and name not in RUN_FIELDS:
+            found.append(
+                f"asset {asset.key!r}: placeholder {{{name}}} is neither a parameter of the "
+                f"workflow nor one of the run's values {sorted(RUN_FIELDS)}"
+            )
+    return found
 
 
 def _upstream_refs(upstreams: object) -> tuple[Any, ...]:

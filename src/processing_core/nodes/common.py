@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,10 +9,12 @@ from typing import Any
 
 from processing_core.config import ResourceProfileSettings, Settings
 from processing_core.definition import naming
+from processing_core.definition.assets import Asset
 from processing_core.definition.parameters import Parameter, parameter_data
 from processing_core.definition.task import TaskBase
 from processing_core.definition.volumes import Volume
 from processing_core.definition.workflow import TaskNode
+from processing_core.jinja_safe import jinja_safe_json
 from processing_core.nodes.spec import Call
 
 # Airflow's W3C trace context of the running task, as the task's environment: the task span
@@ -46,6 +46,8 @@ class NodeContext:
     declared_parameters: tuple[Parameter, ...] = ()
     # What the task's container mounts: K8S_VOLUMES, the Workflow's, the node's or class's.
     volumes: tuple[Volume, ...] = ()
+    # Runs start on asset updates: tasks get the run's asset events (--asset-events).
+    asset_scheduled: bool = False
 
 
 def pod_labels(node: TaskNode, context: NodeContext) -> dict[str, str]:
@@ -88,29 +90,26 @@ RUN_TEMPLATES = {
 }
 
 
+# The asset events of an asset-triggered run, through the DAG's filter (airflow_assets).
+ASSET_EVENTS_TEMPLATE = "{{ dag_run | processing_core_asset_events }}"
+ASSET_FILTERS = "processing_core.airflow_callbacks:asset_template_filters"
+RABBITMQ_TRIGGER = "processing_core.airflow_callbacks:rabbitmq_trigger"
+
+
+def run_templates(context: NodeContext) -> dict[str, str]:
+    """The run's values as Airflow templates, by `run-task` option, for this node."""
+    templates = dict(RUN_TEMPLATES)
+    inputs = inputs_template(context.upstream_task_ids)
+    if inputs is not None:
+        templates["inputs"] = inputs
+    if context.asset_scheduled:
+        templates["asset-events"] = ASSET_EVENTS_TEMPLATE
+    return templates
+
+
 def templated_run_task_arguments(node: TaskNode, context: NodeContext) -> list[str]:
     """`run-task` arguments for a container: the run's values as Airflow templates."""
-    inputs = inputs_template(context.upstream_task_ids)
-    return run_task_arguments(
-        node,
-        context,
-        {**RUN_TEMPLATES, **({"inputs": inputs} if inputs else {})},
-        result_path=XCOM_RESULT_PATH,
-    )
-
-
-def jinja_safe_json(value: Any) -> str:
-    """JSON text that Airflow's template rendering leaves as it is.
-
-    Every Jinja marker ({{, {%, {#) starts with `{`; outside strings JSON's `{` is followed
-    by `"` or `}`, and inside strings it is written as the escape \\u007b, which any JSON
-    parser reads back as `{`. Written on one line: no newline for Jinja to trim.
-    """
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return _JSON_STRING.sub(lambda found: found.group(0).replace("{", "\\u007b"), text)
-
-
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+    return run_task_arguments(node, context, run_templates(context), result_path=XCOM_RESULT_PATH)
 
 
 def timedelta_call(delta: timedelta) -> Call:
@@ -125,6 +124,7 @@ def markdown(text: str) -> str:
 
 CALLBACK = "processing_core.airflow_callbacks:StatusCallback"
 RESULT_HOOK = "processing_core.airflow_callbacks:ResultHook"
+IMPORTED_CALLBACK = "processing_core.airflow_callbacks:ImportedCallback"
 
 
 def status_callback(kind: str, workflow_name: str, version: str) -> Call:
@@ -133,6 +133,14 @@ def status_callback(kind: str, workflow_name: str, version: str) -> Call:
         CALLBACK,
         kwargs={"kind": kind, "workflow_name": workflow_name, "workflow_version": version},
     )
+
+
+def _failure_callbacks(context: NodeContext) -> Any:
+    """processing-core's `task.failed` event, and FAILURE_CALLBACK's when one is set."""
+    ours = status_callback("task.failed", context.workflow_name, context.version)
+    if context.settings.failure_callback is None:
+        return ours
+    return [ours, Call(IMPORTED_CALLBACK, args=(context.settings.failure_callback,))]
 
 
 def task_display_name(node: TaskNode) -> str:
@@ -155,16 +163,16 @@ def base_operator_kwargs(node: TaskNode, context: NodeContext) -> dict[str, Any]
         "task_display_name": task_display_name(node),
         "retries": task.retries,
         "retry_delay": timedelta_call(task.retry_delay),
-        "on_failure_callback": status_callback(
-            "task.failed", context.workflow_name, context.version
-        ),
+        "on_failure_callback": _failure_callbacks(context),
         "on_retry_callback": status_callback(
             "task.retrying", context.workflow_name, context.version
         ),
         # The result is the XCom (an object on every target); a task whose complete() found
-        # its work done shows as skipped.
-        "post_execute": Call(RESULT_HOOK),
+        # its work done shows as skipped; produced assets get the task's extra.
+        "post_execute": Call(RESULT_HOOK, kwargs=_result_hook_kwargs(task, context)),
     }
+    if task.produces:
+        kwargs["outlets"] = [outlet(asset) for asset in task.produces]
     backoff = task.retry_exponential_backoff
     if backoff:
         kwargs["retry_exponential_backoff"] = 2.0 if backoff is True else float(backoff)
@@ -178,6 +186,30 @@ def base_operator_kwargs(node: TaskNode, context: NodeContext) -> dict[str, Any]
     if documentation:
         kwargs["doc_md"] = markdown(documentation)
     return kwargs
+
+
+def outlet(asset: Asset) -> Call:
+    """The Airflow outlet of a produced asset: the Asset, or for a URI the run renders, the
+    AssetAlias the run's event is added through."""
+    if asset.templated:
+        return Call("airflow.sdk:AssetAlias", kwargs={"name": asset.key, "group": asset.group})
+    return Call(
+        "airflow.sdk:Asset", kwargs={"name": asset.key, "uri": asset.uri, "group": asset.group}
+    )
+
+
+def asset_data(asset: Asset) -> dict[str, Any]:
+    return {"name": asset.key, "uri": asset.uri, "group": asset.group}
+
+
+def _result_hook_kwargs(task: type[TaskBase], context: NodeContext) -> dict[str, Any]:
+    if not task.produces:
+        return {}
+    return {
+        "assets": [{**asset_data(a), "templated": a.templated} for a in task.produces],
+        "workflow_name": context.workflow_name,
+        "workflow_version": context.version,
+    }
 
 
 def run_task_arguments(
@@ -204,6 +236,10 @@ def run_task_arguments(
     # conf keys, wherever it runs (an empty list too: then no conf key is declared).
     declared = jinja_safe_json(parameter_data(context.declared_parameters))
     arguments.append(f"--declared-parameters={declared}")
+    if node.overrides.get("produces") is not None:
+        # What this node produces differs from its class's: `self.asset_extra` names these.
+        produced = [asset_data(asset) for asset in node.declared.produces]
+        arguments.append(f"--produces={jinja_safe_json(produced)}")
     if result_path is not None:  # None: the operator adds its own
         arguments.append(f"--result-path={result_path}")
     return arguments

@@ -9,12 +9,20 @@ from typing import Any, Literal, get_args
 
 from processing_core.config import Settings, load_settings
 from processing_core.definition import naming
+from processing_core.definition.assets import AllOf, AnyOf, Asset, AssetsOrCron
 from processing_core.definition.parameters import NO_DEFAULT, Parameter
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.volumes import placed_volumes, unique
 from processing_core.definition.workflow import TaskNode, Workflow
 from processing_core.errors import ExportError, WorkflowDefinitionError
-from processing_core.nodes.common import NodeContext, markdown, status_callback
+from processing_core.nodes.common import (
+    ASSET_FILTERS,
+    RABBITMQ_TRIGGER,
+    NodeContext,
+    markdown,
+    outlet,
+    status_callback,
+)
 from processing_core.nodes.kubernetes import kubernetes_operator
 from processing_core.nodes.local import local_operator
 from processing_core.nodes.spark import spark_operator
@@ -102,6 +110,7 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
             profile=profiles[node.declared.resource_profile],
             settings=options.settings,
             declared_parameters=workflow.parameters,
+            asset_scheduled=workflow.scheduled_on_assets(),
             volumes=tuple(
                 unique(
                     volume
@@ -150,7 +159,7 @@ def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]
         "dag_display_name": f"{workflow.name} {version}",
         "description": workflow.description
         or f"{workflow.name} {version}: {workflow.input_data} to {workflow.output_data}",
-        "schedule": workflow.schedule,
+        "schedule": _dag_schedule(workflow),
         "tags": workflow.tags(version),
         # none_failed: a task runs after upstreams skipped because their work was complete.
         "default_args": {"owner": workflow.owner, "trigger_rule": "none_failed"},
@@ -168,7 +177,64 @@ def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]
         kwargs["max_active_runs"] = workflow.max_active_runs
     if workflow.parameters:
         kwargs["params"] = {p.name: _param(p) for p in workflow.parameters}
+    if workflow.scheduled_on_assets():
+        # The filter that hands each task the run's asset events (nodes.common).
+        kwargs["user_defined_filters"] = Call(ASSET_FILTERS)
     return kwargs
+
+
+def _dag_schedule(workflow: Workflow) -> Any:
+    """The schedule, with the asset whose watcher turns `triggered_by`'s messages into
+    events: alone, or any of it and the schedule's assets, or beside the schedule's cron."""
+    schedule = _schedule(workflow.schedule)
+    messages = workflow.triggered_by
+    if messages is None:
+        return schedule
+    asset = messages.asset
+    watched = Call(
+        "airflow.sdk:Asset",
+        kwargs={
+            "name": asset.key,
+            "uri": asset.uri,
+            "group": asset.group,
+            "watchers": [
+                Call(
+                    "airflow.sdk:AssetWatcher",
+                    kwargs={
+                        "name": f"rabbitmq-{messages.queue}",
+                        "trigger": Call(RABBITMQ_TRIGGER, kwargs=messages.trigger_kwargs()),
+                    },
+                )
+            ],
+        },
+    )
+    if schedule is None:
+        return watched
+    if isinstance(workflow.schedule, str):
+        return _assets_or_cron(workflow.schedule, watched)
+    if isinstance(workflow.schedule, AssetsOrCron):
+        either = Call("airflow.sdk:AssetAny", args=(schedule.kwargs["assets"], watched))
+        return _assets_or_cron(workflow.schedule.cron, either)
+    return Call("airflow.sdk:AssetAny", args=(schedule, watched))
+
+
+def _assets_or_cron(cron: str, assets: Any) -> Call:
+    timetable = Call("airflow.sdk:CronTriggerTimetable", args=(cron,), kwargs={"timezone": "UTC"})
+    return Call(
+        "airflow.sdk:AssetOrTimeSchedule", kwargs={"timetable": timetable, "assets": assets}
+    )
+
+
+def _schedule(schedule: object) -> Any:
+    """Workflow(schedule=...) as the DAG's schedule: cron text, or Airflow's asset objects."""
+    if isinstance(schedule, AssetsOrCron):
+        return _assets_or_cron(schedule.cron, _schedule(schedule.assets))
+    if isinstance(schedule, AllOf | AnyOf):
+        target = "airflow.sdk:AssetAll" if isinstance(schedule, AllOf) else "airflow.sdk:AssetAny"
+        return Call(target, args=tuple(_schedule(item) for item in schedule.items))
+    if isinstance(schedule, Asset):
+        return outlet(schedule)  # a templated one: the alias its producers add events through
+    return schedule
 
 
 def _param(parameter: Parameter) -> Call:

@@ -18,12 +18,11 @@ from typing import Any
 
 from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.common import (
-    RUN_TEMPLATES,
     TRACE_CONTEXT_ENV,
     NodeContext,
     base_operator_kwargs,
-    inputs_template,
     run_task_arguments,
+    run_templates,
 )
 from processing_core.nodes.spec import OperatorSpec
 
@@ -41,10 +40,7 @@ _VARIABLE_MARK = "\0"
 
 
 def local_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
-    templates = dict(RUN_TEMPLATES)
-    inputs = inputs_template(context.upstream_task_ids)
-    if inputs is not None:
-        templates["inputs"] = inputs
+    templates = run_templates(context)
     env = {_variable(option): template for option, template in templates.items()}
     env |= TRACE_CONTEXT_ENV
     arguments = run_task_arguments(

@@ -13,12 +13,11 @@ from processing_core.definition import spark
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.common import (
-    RUN_TEMPLATES,
     TRACE_CONTEXT_ENV,
     NodeContext,
     base_operator_kwargs,
-    inputs_template,
     run_task_arguments,
+    run_templates,
 )
 from processing_core.nodes.spec import OperatorSpec
 
@@ -28,11 +27,10 @@ OPERATOR = "processing_core.airflow_spark_submit:SparkSubmitTask"
 def spark_submit_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     task = cast(type[SparkTaskBase], node.declared)  # with add_node's overrides
     resources = spark.resolve(task.spark_resources, context.settings)
-    inputs = inputs_template(context.upstream_task_ids)
     arguments = run_task_arguments(
         node,
         context,
-        {**RUN_TEMPLATES, **({"inputs": inputs} if inputs else {})},
+        run_templates(context),
         result_path=None,  # SparkSubmitTask passes a result file of its own
     )
     conf = {

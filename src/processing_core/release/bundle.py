@@ -58,6 +58,7 @@ def build_manifest(
                 "file": result.file_name,
                 "sha256": hashlib.sha256(source).hexdigest(),
                 "task_ids": [node.task_id for node in result.workflow.nodes],
+                **({"image_extras": extras} if (extras := result.workflow.image_extras()) else {}),
             }
         )
     return {

@@ -66,6 +66,9 @@ class ManifestWorkflow(_Strict):
     file: str
     sha256: str = Field(pattern=SHA256_RE)
     task_ids: list[str]
+    # Task id -> Python extras the task needs in the pipeline image (dkist's pip_extras):
+    # there is no per-task environment, so the image must carry them.
+    image_extras: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("dag_id")
     @classmethod
@@ -80,6 +83,17 @@ class ManifestWorkflow(_Strict):
         bad = [task_id for task_id in value if not naming.TASK_ID_RE.fullmatch(task_id)]
         if bad:
             raise ValueError(f"{bad[0]!r} is not a task id")
+        return value
+
+    @field_validator("image_extras")
+    @classmethod
+    def _image_extras(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for task_id, extras in value.items():
+            if not naming.TASK_ID_RE.fullmatch(task_id):
+                raise ValueError(f"image_extras: {task_id!r} is not a task id")
+            bad = [extra for extra in extras if not naming.EXTRA_RE.fullmatch(extra)]
+            if bad:
+                raise ValueError(f"image_extras: {bad[0]!r} is not a Python extra's name")
         return value
 
     @model_validator(mode="after")

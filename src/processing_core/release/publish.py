@@ -3,8 +3,10 @@
 Nothing published is ever deleted: a version already there with the same bytes is left as
 it is (so a publish cut short can simply be run again), one with other bytes is refused
 unless forced, and a forced publish uploads over it, so the old file stays until the new
-one has arrived whole. Credentials come from the settings, never reach output, and never
-follow a redirect to another host. Server errors and broken connections are retried by
+one has arrived whole. After the archive and its manifest, `index.json` beside them is
+rewritten with the version's entry (release/index.py): whole, in one PUT, and read back.
+Credentials come from the settings, never reach output, and never follow a redirect to
+another host. Server errors and broken connections are retried by
 RETRY_CONFIG (the policy the event publisher uses).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,8 @@ import requests
 
 from processing_core.errors import ProcessingCoreError
 from processing_core.release.archive import BundleLimits, check_archive, open_archive
+from processing_core.release.credentials import repository_auth
+from processing_core.release.index import INDEX, IndexEntry, IndexFormatError, RepositoryIndex
 from processing_core.release.manifest import MANIFEST
 from processing_core.retry import retrying
 
@@ -45,10 +50,17 @@ class _ServerError(Exception):
         super().__init__(f"{response.status_code} {response.reason}")
 
 
+# Rewrites of index.json when another publisher's rewrite crossed ours.
+INDEX_ATTEMPTS = 3
+
+
 @dataclass
 class PublishReport:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # The index's URL, and whether this publish changed it.
+    index: str = ""
+    index_written: bool = False
 
 
 def publish_bundle(
@@ -71,7 +83,9 @@ def publish_bundle(
         (f"{base}/{path.name.removesuffix('.zip')}.{MANIFEST}", manifest, "application/json"),
     ]
     client = _Client(settings)
-    report = PublishReport()
+    index_url = f"{base}/{INDEX}"
+    client.read_index(index_url)  # one that is not ours stops the publish before any upload
+    report = PublishReport(index=index_url)
     pending = []
     for target, body, content_type in uploads:
         published = client.published_sha256(target)
@@ -90,7 +104,40 @@ def publish_bundle(
     for target, body, content_type in pending:
         client.put(target, body, content_type, progress if content_type.endswith("zip") else None)
         report.written.append(target)
+    distribution = json.loads(manifest)["distribution"]
+    entry = IndexEntry(
+        archive=uploads[0][0].rsplit("/", 1)[1],
+        archive_sha256=hashlib.sha256(data).hexdigest(),
+        manifest=uploads[1][0].rsplit("/", 1)[1],
+        manifest_sha256=hashlib.sha256(manifest).hexdigest(),
+    )
+    report.index_written = _record(client, index_url, distribution, entry)
     return report
+
+
+def _record(client: _Client, url: str, distribution: dict[str, str], entry: IndexEntry) -> bool:
+    """Put the version's entry into the index; False when it was there already."""
+    name, version = distribution["name"], distribution["version"]
+    for _ in range(INDEX_ATTEMPTS):
+        index = client.read_index(url)
+        if entry.same_files(index.get(name, version)):
+            return False
+        entry = index.add(name, version, entry)
+        try:
+            client.put(url, index.to_json(), "application/json", None)
+        except PublishError as error:
+            raise PublishError(
+                f"{name} {version} is published, but {INDEX} could not be updated ({error}); "
+                f"the DAG bundle finds versions through it: allow the credentials to overwrite "
+                f"{INDEX}, then run publish again (identical files are left as they are)"
+            ) from None
+        # Read back: another publisher's rewrite may have crossed ours.
+        if entry.same_files(client.read_index(url).get(name, version)):
+            return True
+    raise PublishError(
+        f"{name} {version} is published, but {INDEX} kept losing its entry to concurrent "
+        "publishes; run publish again"
+    )
 
 
 def _repository_url(url: str) -> str:
@@ -112,15 +159,24 @@ class _Client:
     def __init__(self, settings: Settings) -> None:
         self.retry = settings.retry_config
         self.session = requests.Session()
-        # Session-level auth (not a header): requests applies it to the first request only
-        # and drops the Authorization header on a redirect to another host.
-        if settings.artifactory_token is not None:
-            self.session.auth = _Bearer(settings.artifactory_token.get_secret_value())
-        elif settings.artifactory_username and settings.artifactory_password is not None:
-            self.session.auth = (
-                settings.artifactory_username,
-                settings.artifactory_password.get_secret_value(),
-            )
+        # Session-level auth (not a header): requests drops the Authorization header on a
+        # redirect to another host.
+        self.session.auth = repository_auth(settings)
+
+    def read_index(self, url: str) -> RepositoryIndex:
+        """The repository's index (empty when there is none yet)."""
+        response = self._send("GET", url)
+        if response.status_code == 404:
+            return RepositoryIndex.empty()
+        if not response.ok:
+            raise _explain(response, url)
+        try:
+            return RepositoryIndex.parse(response.content)
+        except IndexFormatError as error:
+            raise PublishError(
+                f"{url} is not an index processing-core keeps ({error}); move it away or "
+                "publish to another folder"
+            ) from None
 
     def published_sha256(self, url: str) -> str | None:
         """None when nothing is at `url`; else its sha256 ("" when the server does not say)."""
@@ -183,15 +239,6 @@ class _Client:
         except requests.RequestException as error:
             raise PublishError(f"{method} {url} failed: {type(error).__name__}: {error}") from None
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-class _Bearer(requests.auth.AuthBase):
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
 
 
 class _Reader(io.BytesIO):

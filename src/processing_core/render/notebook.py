@@ -9,10 +9,33 @@ step of a real run, change a parameter, or debug a task with the notebook's tool
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from graphlib import TopologicalSorter
+from pathlib import Path
 from typing import Any
 
 from processing_core.definition.workflow import Workflow
+
+
+def write_notebooks(
+    workflows: Sequence[Workflow], out: Path, version: str | None = None
+) -> list[Path]:
+    """`<dag_id>.ipynb` in `out` for each workflow (written whole); the paths."""
+    import nbformat
+
+    from processing_core.build_utils.discover import workflow_location
+    from processing_core.fileops import atomic_write
+
+    written = []
+    for workflow in workflows:
+        resolved = workflow.resolve_version(version)
+        module, attribute = workflow_location(workflow)
+        document = workflow_notebook(workflow, resolved, module, attribute)
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / f"{workflow.dag_id(resolved)}.ipynb"
+        atomic_write(target, nbformat.writes(document).encode())
+        written.append(target)
+    return written
 
 
 def workflow_notebook(workflow: Workflow, version: str, module: str, attribute: str) -> Any:

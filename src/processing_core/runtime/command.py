@@ -64,6 +64,16 @@ def parser() -> argparse.ArgumentParser:
     add("--run-type", default="manual", help="Airflow's run type: manual, scheduled, ...")
     add("--conf", default="{}", help="The DAG run's conf, a JSON object.")
     add(
+        "--asset-events",
+        default="",
+        help='The asset events that triggered the run: {"events": [...], "omitted": n}.',
+    )
+    add(
+        "--produces",
+        default="",
+        help="The assets this node produces when they differ from its class's (a JSON list).",
+    )
+    add(
         "--result-path",
         help="Where to write the result JSON; `-` for standard output. Default: RESULT_PATH, "
         "else not written.",
@@ -116,7 +126,7 @@ def run_task_main(argv: list[str]) -> int:
     )
 
     def resolve() -> tuple[type[TaskBase], RunContext]:
-        task_class = entrypoint.load_task_class(options.task)
+        task_class = entrypoint.load_task_class(options.task, options.produces)
         # The task's Secret values are in its environment: keep them out of every text.
         register_secrets(os.environ.get(variable) for variable in task_class.secrets)
         return task_class, entrypoint.complete_context(
@@ -129,6 +139,7 @@ def run_task_main(argv: list[str]) -> int:
             data_interval_end=options.data_interval_end,
             run_type=options.run_type,
             conf=options.conf,
+            asset_events=options.asset_events,
         )
 
     try:

@@ -48,8 +48,30 @@ EXIT_TERMINATED = 143
 Resolver = Callable[[], tuple[type[TaskBase], RunContext]]
 
 
-def load_task_class(target: str) -> type[TaskBase]:
-    """The TaskBase subclass `module:QualName` names; TaskResolutionError says what is wrong."""
+def load_task_class(target: str, produces: str = "") -> type[TaskBase]:
+    """The TaskBase subclass `module:QualName` names (with the assets `produces` lists, a
+    JSON list, when the node's differ from the class's); TaskResolutionError says what is
+    wrong."""
+    task = _import_task_class(target)
+    if not produces:
+        return task
+    from processing_core.definition.assets import Asset
+
+    listed = _parse_json(produces, "--produces")
+    try:
+        assets = tuple(
+            Asset(item["uri"], item["name"], item.get("group", "asset")) for item in listed
+        )
+    except (TypeError, KeyError):
+        raise TaskResolutionError(
+            "--produces must be a JSON list of {name, uri, group} objects"
+        ) from None
+    from processing_core.definition.workflow import with_overrides
+
+    return with_overrides(task, {"produces": assets})  # as TaskNode.declared does
+
+
+def _import_task_class(target: str) -> type[TaskBase]:
     module_name, _, qualname = target.partition(":")
     if not (PYTHON_PATH_RE.fullmatch(module_name) and PYTHON_PATH_RE.fullmatch(qualname)):
         raise TaskResolutionError(f"task {target!r} is not of the form package.module:ClassName")
@@ -133,10 +155,11 @@ class Outcome:
     error: BaseException | None = None
     outputs: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    asset_extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def result(self) -> TaskResult:
-        return TaskResult(self.status, self.message, self.outputs, self.metrics)  # type: ignore[arg-type]
+        return TaskResult(self.status, self.message, self.outputs, self.metrics, self.asset_extra)  # type: ignore[arg-type]
 
 
 def run_task(task_class: type[TaskBase], context: RunContext, result_path: str | None) -> int:
@@ -222,7 +245,8 @@ def _lifecycle(
             skipped = task.work_is_complete()
             if not skipped:
                 task()
-            check_result(task.outputs, task.metrics, name)
+            produced = [asset.key for asset in task_class.produces]
+            check_result(task.outputs, task.metrics, name, task.asset_extra, produced)
     except TaskTerminated as stop:
         return _terminated(stop, task)
     except KeyboardInterrupt as stop:  # raised by the task itself
@@ -245,7 +269,9 @@ def _lifecycle(
         # (airflow_callbacks.ResultHook) with this result as its XCom.
         return Outcome("skipped", EXIT_SUCCESS, message, None, task.outputs, task.metrics)
     logger.info("Task {} succeeded", context.task_id)
-    return Outcome("success", EXIT_SUCCESS, message, None, task.outputs, task.metrics)
+    return Outcome(
+        "success", EXIT_SUCCESS, message, None, task.outputs, task.metrics, task.asset_extra
+    )
 
 
 def _failed(error: BaseException, task: TaskBase | None, message: str | None = None) -> Outcome:
@@ -365,6 +391,7 @@ def complete_context(
     data_interval_end: str = "",
     run_type: str = "manual",
     conf: str = "",
+    asset_events: str = "",
 ) -> RunContext:
     """The context completed from `run-task`'s options (JSON objects, ISO 8601 dates);
     TaskResolutionError names the option that does not parse or the parameter that does not
@@ -390,9 +417,27 @@ def complete_context(
             run_type=run_type or "manual",
             conf=run_conf,
             declared_parameters=declared,
+            **_asset_events(asset_events),
         )
     except ParameterError as error:
         raise TaskResolutionError(f"the run's parameters do not fit: {error}") from None
+
+
+def _asset_events(text: str) -> dict[str, Any]:
+    """RunContext's asset_events and asset_events_omitted from `--asset-events`."""
+    if not text:
+        return {}
+    from processing_core.definition.assets import AssetEvent
+
+    document = parse_object(text, "--asset-events")
+    events, omitted = document.get("events", []), document.get("omitted", 0)
+    if not isinstance(events, list) or isinstance(omitted, bool) or not isinstance(omitted, int):
+        raise TaskResolutionError('--asset-events must be {"events": [...], "omitted": n}')
+    try:
+        parsed = tuple(AssetEvent.from_data(event) for event in events)
+    except (ValueError, AttributeError, TypeError) as error:
+        raise TaskResolutionError(f"--asset-events: {error}") from None
+    return {"asset_events": parsed, "asset_events_omitted": omitted}
 
 
 def _refuse_undeclared(conf: Mapping[str, Any], declared: Sequence[Parameter]) -> None:

@@ -7,7 +7,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,9 +36,13 @@ class TaskResult:
     message: str
     outputs: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    # Asset name -> extra of its asset event (only in results of tasks that produce assets).
+    asset_extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         document = mask_data(asdict(self))
+        if not document["asset_extra"]:
+            del document["asset_extra"]
         message = document["message"]
         if len(message) > MAX_MESSAGE_CHARACTERS:
             document["message"] = message[: MAX_MESSAGE_CHARACTERS - 20] + " ... (see the log)"
@@ -87,13 +91,35 @@ def _first_non_json(value: object, where: str, depth: int = 0) -> str | None:
     return f"{where} is of type {type(value).__name__}"
 
 
-def check_result(outputs: object, metrics: object, task_name: str) -> None:
-    """Raise if the outputs and metrics cannot travel as a result (not JSON, or too large)."""
+def check_result(
+    outputs: object,
+    metrics: object,
+    task_name: str,
+    asset_extra: object = None,
+    produced: Sequence[str] = (),
+) -> None:
+    """Raise if the outputs, metrics and asset extra cannot travel as a result (not JSON, too
+    large, or extra for an asset the task does not produce)."""
     size = check_json(outputs, f"{task_name}.outputs") + check_json(metrics, f"{task_name}.metrics")
+    if asset_extra:
+        size += check_json(asset_extra, f"{task_name}.asset_extra")
+        assert isinstance(asset_extra, Mapping)  # check_json said so
+        unknown = sorted(set(asset_extra) - set(produced))
+        if unknown:
+            raise ValueError(
+                f"{task_name}.asset_extra names {unknown}, which the task does not produce; "
+                f"its assets are {list(produced)}"
+            )
+        for name, extra in asset_extra.items():
+            if not isinstance(extra, Mapping):
+                raise TypeError(
+                    f"{task_name}.asset_extra[{name!r}] must be a dict, not {type(extra).__name__}"
+                )
     if size > MAX_RESULT_BYTES:
         raise ValueError(
-            f"{task_name}.outputs and .metrics are {size} bytes of JSON; a result may hold "
-            f"{MAX_RESULT_BYTES}. Write large data to storage and put its location in outputs"
+            f"{task_name}.outputs, .metrics and .asset_extra are {size} bytes of JSON; a result "
+            f"may hold {MAX_RESULT_BYTES}. Write large data to storage and put its location in "
+            "outputs"
         )
 
 

@@ -1,0 +1,358 @@
+"""Versions pulled by Airflow: a DAG bundle reading what `processing-core publish` wrote.
+
+Configured in `[dag_processor] dag_bundle_config_list`, e.g.
+
+    [{"name": "pipelines",
+      "classpath": "processing_core.airflow.bundle.ArtifactRepositoryDagBundle",
+      "kwargs": {"url": "https://artifactory.example.org/artifactory/dags-local/workflows",
+                 "distributions": ["workflows"], "keep": 3, "conn_id": "artifactory"}}]
+
+`refresh()` reads the folder's `index.json` (one GET), picks the versions the retention
+keeps (the newest `keep` per distribution, or the `versions` allowed), downloads what it
+does not have, checks each archive as `verify` and `install` do (the index's sha256, then
+names, listed files and sizes), and makes the set one folder per version under
+`<bundle>/versions/<set>/`; `<bundle>/current` then points at it in one rename. A version
+that fails a check is left out with one log line; a repository that cannot be read leaves
+the last good set as it is, with one log line per refresh.
+
+The bundle's version (`supports_versioning`) is `<seq>-<digest>`: the index's state it was
+chosen from and a digest of the set (distribution, version, manifest sha256). A worker
+given that version rebuilds exactly that set from the index as it was at `seq`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from airflow.dag_processing.bundles.base import BaseDagBundle, BundleVersion
+
+log = logging.getLogger(__name__)
+
+INDEX = "index.json"
+_VERSION_RE = re.compile(r"(?P<seq>[0-9]{1,12})-(?P<digest>[0-9a-f]{16})\Z")
+# Set folders the dag-processor keeps besides the current one (workers on this machine may
+# still read them; Airflow's own cleanup removes those it tracks).
+KEEP_SETS = 3
+TIMEOUT = (10, 120)
+
+
+class BundleConfigError(ValueError):
+    """The bundle's configuration cannot work; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One version in a set."""
+
+    distribution: str
+    version: str
+    archive: str
+    archive_sha256: str
+    manifest_sha256: str
+
+    @property
+    def folder(self) -> str:
+        return f"{self.distribution}-{self.version}"
+
+
+class ArtifactRepositoryDagBundle(BaseDagBundle):
+    """DAG files of the versions published to an Artifactory-style repository folder."""
+
+    supports_versioning = True
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        distributions: Sequence[str] | None = None,
+        keep: int | None = None,
+        versions: Sequence[str] | None = None,
+        conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.url = _checked_url(url)
+        self.distributions = _names(distributions, "distributions")
+        self.allowed = _names(versions, "versions")
+        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
+            raise BundleConfigError(f"keep={keep!r}: give a whole number >= 1 (newest N kept)")
+        if keep is None and self.allowed is None:
+            raise BundleConfigError("give keep=N (the newest N per distribution) or versions=[...]")
+        self.keep = keep
+        self.conn_id = conn_id
+        if self.version is not None and not _VERSION_RE.fullmatch(self.version):
+            raise BundleConfigError(f"version {self.version!r} is not one this bundle made")
+        self.current = self.base_dir / "current"
+        self.cache = self.base_dir / "archives"
+        self._last_error: str | None = None
+        # Archives refused once (by distribution, version and sha256): not fetched again.
+        self._refused: set[tuple[str, str, str]] = set()
+
+    # -- where Airflow reads ------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        if self.version is not None:
+            return self.versions_dir / self.version
+        return self.current
+
+    def get_current_version(self) -> BundleVersion | None:
+        version = self.version
+        if version is None:
+            target = os.readlink(self.current) if self.current.is_symlink() else None
+            version = Path(target).name if target else None
+        return BundleVersion(version=version) if version else None
+
+    def initialize(self) -> None:
+        with self.lock():
+            if self.version is not None and not self.path.is_dir():
+                self._build_version(self.version)
+            elif self.version is None and not self.current.exists():
+                self.refresh()
+        super().initialize()
+
+    # -- refreshing ---------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Make `current` the set the retention keeps now; on any failure, keep the last."""
+        if self.version is not None:
+            return  # a worker's bundle is one fixed set
+        with self.lock():
+            try:
+                index = self._index()
+            except (OSError, ValueError) as error:
+                self._log_once(f"cannot read {self.url}/{INDEX} ({error}); keeping the last set")
+                return
+            self._last_error = None
+            members = self._good_members(index, index.seq)
+            digest = _digest(members)
+            current = self.get_current_version()
+            if current is not None and current.version.endswith(f"-{digest}"):
+                return  # the same set (the index only changed elsewhere)
+            version = f"{index.seq}-{digest}"
+            folder = self.versions_dir / version
+            if not folder.is_dir():
+                self._make_set(folder, members)
+            _point(self.current, folder)
+            log.info(
+                "Bundle %s now holds %s (%s)",
+                self.name,
+                ", ".join(f"{m.distribution} {m.version}" for m in members) or "nothing",
+                version,
+            )
+            self._remove_old_sets(keep=folder)
+            self._remove_unused_archives(members)
+
+    def _build_version(self, version: str) -> None:
+        """A worker: rebuild exactly the set `version` names, from the index at its seq."""
+        match = _VERSION_RE.fullmatch(version)
+        assert match is not None  # checked in __init__
+        members = self._good_members(self._index(), int(match["seq"]))
+        if _digest(members) != match["digest"]:
+            raise BundleConfigError(
+                f"bundle {self.name}: the repository no longer holds set {version} (a version "
+                "of it was replaced by a forced publish, or the retention changed)"
+            )
+        self._make_set(self.versions_dir / version, members)
+
+    def _good_members(self, index: Any, seq: int) -> list[Member]:
+        """The versions the retention keeps from the index as of `seq`, skipping (with one
+        log line each) those whose archive fails a check."""
+        from packaging.version import InvalidVersion, Version
+
+        state = index.as_of(seq)
+        chosen: list[Member] = []
+        for distribution in sorted(state.distributions):
+            if self.distributions is not None and distribution not in self.distributions:
+                continue
+            versions = state.distributions[distribution]
+            ordered = []
+            for version in versions:
+                try:
+                    ordered.append((Version(version), version))
+                except InvalidVersion:
+                    log.warning("Skipping %s %s: not a PEP 440 version", distribution, version)
+            kept = 0
+            for _, version in sorted(ordered, reverse=True):
+                if self.allowed is not None and version not in self.allowed:
+                    continue
+                if self.keep is not None and kept >= self.keep:
+                    break
+                entry = versions[version]
+                if (distribution, version, entry.archive_sha256) in self._refused:
+                    continue
+                member = Member(
+                    distribution, version, entry.archive, entry.archive_sha256,
+                    entry.manifest_sha256,
+                )  # fmt: skip
+                try:
+                    self._cached(member)
+                except ValueError as error:  # the archive itself: refused for good
+                    log.warning("Skipping %s %s: %s", distribution, version, error)
+                    self._refused.add((distribution, version, entry.archive_sha256))
+                    continue
+                except OSError as error:  # the network or the disk: tried again next time
+                    log.warning("Skipping %s %s for now: %s", distribution, version, error)
+                    continue
+                chosen.append(member)
+                kept += 1
+        return chosen
+
+    def _cached(self, member: Member) -> Path:
+        """The member's checked, unpacked files (downloaded once, kept by sha256)."""
+        from processing_core.config import ReleaseSettings, load
+        from processing_core.release.archive import BundleError, BundleLimits, extract_bundle
+
+        unpacked = self.cache / f"{member.folder}-{member.archive_sha256[:16]}"
+        if unpacked.is_dir():
+            return unpacked
+        self.cache.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.cache, prefix=".staging-"))
+        try:
+            archive = staging / member.archive
+            body = self._get(member.archive)
+            digest = hashlib.sha256(body).hexdigest()
+            if digest != member.archive_sha256:
+                raise ValueError(
+                    f"{member.archive} has sha256 {digest}, not the index's "
+                    f"{member.archive_sha256}: refusing a changed archive"
+                )
+            archive.write_bytes(body)
+            files = staging / "files"
+            files.mkdir()
+            try:
+                manifest = extract_bundle(
+                    archive, files, BundleLimits.from_settings(load(ReleaseSettings))
+                )
+            except BundleError as error:
+                raise ValueError("; ".join(error.problems)) from None
+            named = (manifest.distribution.name, manifest.distribution.version)
+            if named != (member.distribution, member.version):
+                raise ValueError(
+                    f"{member.archive} holds {named[0]} {named[1]}, not what the index says"
+                )
+            os.rename(files, unpacked)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return unpacked
+
+    def _make_set(self, folder: Path, members: list[Member]) -> None:
+        """The set's folder, complete before it gets its name: one folder per version."""
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.versions_dir, prefix=".staging-"))
+        try:
+            for member in members:
+                shutil.copytree(self._cached(member), staging / member.folder)
+                (staging / member.folder).chmod(0o755)
+            staging.chmod(0o755)
+            os.rename(staging, folder)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not folder.is_dir():  # another process may have made the same set meanwhile
+                raise
+
+    def _remove_old_sets(self, keep: Path) -> None:
+        sets = sorted(
+            (
+                p
+                for p in self.versions_dir.iterdir()
+                if p.is_dir() and _VERSION_RE.fullmatch(p.name)
+            ),
+            key=lambda p: int(p.name.split("-", 1)[0]),
+        )
+        for old in [p for p in sets if p != keep][:-KEEP_SETS]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _remove_unused_archives(self, members: list[Member]) -> None:
+        """Unpacked archives the current set does not use (fetched again if ever needed)."""
+        used = {f"{m.folder}-{m.archive_sha256[:16]}" for m in members}
+        for unpacked in self.cache.iterdir() if self.cache.is_dir() else ():
+            if unpacked.name not in used and not unpacked.name.startswith(".staging-"):
+                shutil.rmtree(unpacked, ignore_errors=True)
+
+    # -- the repository -----------------------------------------------------------------------
+    def _index(self) -> Any:
+        from processing_core.release.index import IndexFormatError, RepositoryIndex
+
+        try:
+            return RepositoryIndex.parse(self._get(INDEX))
+        except IndexFormatError as error:
+            raise ValueError(f"{INDEX} is not an index processing-core keeps: {error}") from None
+
+    def _get(self, name: str) -> bytes:
+        import requests
+
+        with requests.Session() as session:
+            session.auth = self._auth()
+            try:
+                response = session.get(f"{self.url}/{name}", timeout=TIMEOUT)
+            except requests.RequestException as error:
+                raise OSError(f"GET {self.url}/{name}: {type(error).__name__}") from None
+        if not response.ok:
+            raise OSError(f"GET {self.url}/{name} answered {response.status_code}")
+        return response.content
+
+    def _auth(self) -> Any:
+        """Credentials: the Airflow connection `conn_id` (login and password, or a token as
+        its password), else ARTIFACTORY_TOKEN or ARTIFACTORY_USERNAME/PASSWORD."""
+        from processing_core.release.credentials import BearerAuth, repository_auth
+
+        if self.conn_id:
+            from airflow.sdk.bases.hook import BaseHook
+
+            connection = BaseHook.get_connection(self.conn_id)
+            if connection.login:
+                return (connection.login, connection.password or "")
+            return BearerAuth(connection.password) if connection.password else None
+        from processing_core.config import ReleaseSettings, load
+
+        return repository_auth(load(ReleaseSettings))
+
+    def _log_once(self, message: str) -> None:
+        """One line per refresh, whatever failed how often."""
+        if message != self._last_error:
+            log.warning("Bundle %s: %s", self.name, message)
+        else:
+            log.info("Bundle %s: still %s", self.name, message)
+        self._last_error = message
+
+
+def _digest(members: list[Member]) -> str:
+    lines = sorted(f"{m.distribution} {m.version} {m.manifest_sha256}" for m in members)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def _point(link: Path, target: Path) -> None:
+    """Make `link` a symlink to `target` in one rename (readers see the old or the new)."""
+    staging = link.with_name(f".{link.name}.{os.getpid()}")
+    staging.unlink(missing_ok=True)
+    staging.symlink_to(target)
+    os.replace(staging, link)
+
+
+def _checked_url(url: object) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BundleConfigError(f"url={url!r}: give the repository folder `publish` writes to")
+    if parts.username or parts.password:
+        raise BundleConfigError("url holds credentials; use conn_id= or ARTIFACTORY_TOKEN")
+    return str(url).rstrip("/")
+
+
+def _names(values: object, key: str) -> frozenset[str] | None:
+    if values is None:
+        return None
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise BundleConfigError(f'{key} must be a list of strings, e.g. ["workflows"]')
+    if not all(isinstance(value, str) and value for value in values):
+        raise BundleConfigError(f"{key} must be a list of non-empty strings")
+    return frozenset(values)

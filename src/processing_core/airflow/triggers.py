@@ -1,0 +1,325 @@
+"""RabbitMQ messages as Airflow asset events: the trigger behind `Workflow(triggered_by=...)`.
+
+Runs in `airflow triggerer` (the `[airflow]` extra installs what it needs; it cannot come
+from a DAG bundle). One consumer per queue, shared by every trigger watching it (Airflow's
+shared streams), in ack mode: a message is acknowledged only after each watching trigger
+either turned it into an event that Airflow persisted, or let it pass (a body that does not
+match its filter). A message no trigger can turn into an event (not a JSON object, too
+large) goes to the queue's dead-letter queue with the reason, never dropped silently.
+
+Nothing lost: the broker keeps every message until then, and redelivers what was not
+acknowledged when the triggerer stopped. Nothing doubled: a message is known by its id (the
+publisher's `message_id`, else a status event's `event_id`, else the body's digest). A
+redelivered message may already have become an event before the stop, and a publisher may
+send a message twice: when the triggerer can ask Airflow's REST API (`AIRFLOW_API_URL`,
+`AIRFLOW_API_TOKEN`), the trigger looks for the id among the asset's recent events (and
+among those it made itself) and skips it if found. Without the API a redelivered message
+becomes an event again, marked `"redelivered": true` (at least once).
+
+Broker address and credentials come from the triggerer's environment (the `ISB_*` settings
+of status events): never from the DAG file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from airflow.triggers.shared_stream import (
+    AdvanceItem,
+    SharedStreamProducer,
+    reject_shared_stream_event,
+)
+
+log = logging.getLogger(__name__)
+
+CLASSPATH = "processing_core.airflow.triggers.RabbitMQMessageTrigger"
+# An asset event's extra is stored with the event and shown in the UI: keep it small.
+MAX_BODY_BYTES = 64 * 1024
+# How far back a message's earlier event is looked for, and how often Airflow is asked again.
+REDELIVERY_WINDOW = timedelta(hours=6)
+RELIST_SECONDS = 5.0
+
+
+class RabbitMQMessageTrigger(BaseEventTrigger):
+    """Each message of `queue` (declared durable; bound to `exchange` by `routing_keys`
+    when given) whose JSON body holds every key-value pair of `match` becomes an event of
+    the asset this trigger watches. The event's payload: `message_id`, `routing_key`,
+    `body` (the JSON object) and `redelivered`."""
+
+    def __init__(
+        self,
+        *,
+        queue: str,
+        asset_name: str,
+        exchange: str = "",
+        routing_keys: Sequence[str] = (),
+        match: Mapping[str, Any] | None = None,
+        prefetch: int = 100,
+    ) -> None:
+        super().__init__()
+        self.queue = queue
+        self.asset_name = asset_name
+        self.exchange = exchange
+        self.routing_keys = list(routing_keys)
+        self.match = dict(match or {})
+        self.prefetch = prefetch
+        # Message ids of the asset's recent events as Airflow's API listed them (None: not
+        # asked yet), when; and the ids this trigger turned into events since it started.
+        self._listed: set[str] | None = None
+        self._listed_at = 0.0
+        self._yielded: set[str] = set()
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return CLASSPATH, {
+            "queue": self.queue,
+            "asset_name": self.asset_name,
+            "exchange": self.exchange,
+            "routing_keys": self.routing_keys,
+            "match": self.match,
+            "prefetch": self.prefetch,
+        }
+
+    # -- one consumer per queue, shared by the triggers watching it ---------------------------
+    def shared_stream_key(self) -> Hashable:
+        return ("processing-core-rabbitmq", self.queue, self.exchange, *sorted(self.routing_keys))
+
+    @classmethod
+    def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> SharedStreamProducer:
+        return QueueConsumer(
+            queue=kwargs["queue"],
+            exchange=kwargs.get("exchange", ""),
+            routing_keys=kwargs.get("routing_keys", ()),
+            prefetch=kwargs.get("prefetch", 100),
+        )
+
+    async def filter_shared_stream(
+        self, shared_stream: AsyncIterator[Any]
+    ) -> AsyncIterator[TriggerEvent]:
+        async for message in shared_stream:
+            if message["problem"]:
+                reject_shared_stream_event()  # dead-lettered with the reason (advance)
+                continue
+            body = message["body"]
+            if any(body.get(key) != value for key, value in self.match.items()):
+                continue  # not for this trigger: acknowledged once every trigger passed it
+            message_id = message["message_id"]
+            if await self._already_an_event(message_id, message["redelivered"]):
+                log.info("Message %s was already an asset event; skipped", message_id)
+                continue
+            self._yielded.add(message_id)
+            yield TriggerEvent(
+                {
+                    "message_id": message_id,
+                    "routing_key": message["routing_key"],
+                    "body": body,
+                    "redelivered": message["redelivered"],
+                }
+            )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        # Airflow runs this trigger through its shared stream (filter_shared_stream).
+        raise RuntimeError("RabbitMQMessageTrigger runs only as a shared stream (Airflow >= 3.3)")
+        yield  # pragma: no cover - an async generator
+
+    async def _already_an_event(self, message_id: str, redelivered: bool) -> bool:
+        """Whether the message (by id) already became an event of the watched asset.
+
+        A publisher's second copy of a message (a retry) is recognised by what this trigger
+        yielded and by the events Airflow listed when it started. A redelivered message is
+        the broker's: its earlier event may or may not have been persisted before the stop,
+        so only Airflow's own list (asked again, at most every few seconds) decides.
+        """
+        now = time.monotonic()
+        if self._listed is None or (redelivered and now - self._listed_at > RELIST_SECONDS):
+            self._listed = await recorded_message_ids(self.asset_name)
+            self._listed_at = now
+        if message_id in self._listed:
+            return True
+        return not redelivered and message_id in self._yielded
+
+
+async def recorded_message_ids(asset_name: str) -> set[str]:
+    """Message ids in the recent events of `asset_name`, from Airflow's REST API."""
+    from processing_core.config import ReleaseSettings, load
+
+    settings = load(ReleaseSettings)
+    if not settings.airflow_api_url:
+        log.warning(
+            "A redelivered message may become a second asset event: set AIRFLOW_API_URL and "
+            "AIRFLOW_API_TOKEN in the triggerer's environment so redeliveries are recognised"
+        )
+        return set()
+    import httpx
+
+    headers = {}
+    if settings.airflow_api_token is not None:
+        headers["Authorization"] = f"Bearer {settings.airflow_api_token.get_secret_value()}"
+    base = str(settings.airflow_api_url).rstrip("/") + "/api/v2"
+    since = (datetime.now(UTC) - REDELIVERY_WINDOW).isoformat()
+    try:
+        return await _listed_message_ids(base, headers, asset_name, since)
+    except (httpx.HTTPError, KeyError, TypeError, ValueError) as error:
+        log.warning(
+            "Cannot list the events of asset %s at %s (%s): a redelivered message may become "
+            "a second event",
+            asset_name,
+            settings.airflow_api_url,
+            error,
+        )
+        return set()
+
+
+async def _listed_message_ids(
+    base: str, headers: dict[str, str], asset_name: str, since: str
+) -> set[str]:
+    import httpx
+
+    found: set[str] = set()
+    async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+        assets = await client.get(f"{base}/assets", params={"name_pattern": asset_name})
+        assets.raise_for_status()
+        ids = [a["id"] for a in assets.json()["assets"] if a["name"] == asset_name]
+        for asset_id in ids:
+            offset = 0
+            while True:
+                page = await client.get(
+                    f"{base}/assets/events",
+                    params={"asset_id": asset_id, "timestamp_gte": since, "limit": 100,
+                            "offset": offset},
+                )  # fmt: skip
+                page.raise_for_status()
+                events = page.json()["asset_events"]
+                for event in events:
+                    payload = (event.get("extra") or {}).get("payload") or {}
+                    if isinstance(payload, dict) and payload.get("message_id"):
+                        found.add(str(payload["message_id"]))
+                if len(events) < 100:
+                    break
+                offset += 100
+    return found
+
+
+class QueueConsumer(SharedStreamProducer):
+    """The queue's one consumer: yields each message (as a plain dict) with the delivery it
+    came in; acknowledges, redelivers or dead-letters it once Airflow says how every
+    trigger resolved it."""
+
+    def __init__(
+        self, *, queue: str, exchange: str, routing_keys: Sequence[str], prefetch: int
+    ) -> None:
+        self.queue = queue
+        self.exchange = exchange
+        self.routing_keys = list(routing_keys)
+        self.prefetch = prefetch
+        self.dead_letters = f"{queue}.dead-letter"
+        self._connection: Any = None
+        self._channel: Any = None
+
+    async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
+        import aio_pika
+
+        from processing_core.config import EventSettings, load
+
+        settings = load(EventSettings)
+        host, port = settings.isb_address()
+        self._connection = await aio_pika.connect_robust(
+            host=host,
+            port=port,
+            login=settings.isb_username,
+            password=settings.isb_password.get_secret_value(),
+        )
+        self._channel = channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self.prefetch)
+        await channel.declare_queue(self.dead_letters, durable=True)
+        queue = await channel.declare_queue(self.queue, durable=True)
+        if self.exchange:
+            exchange = await channel.declare_exchange(
+                self.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            for key in self.routing_keys or ["#"]:
+                await queue.bind(exchange, routing_key=key)
+        log.info("Consuming RabbitMQ queue %s at %s:%s", self.queue, host, port)
+        async with queue.iterator() as messages:
+            async for delivery in messages:
+                message = read_message(delivery)
+                yield message, (delivery, message["problem"])
+
+    async def advance(self, batch: Sequence[AdvanceItem]) -> None:
+        for item in batch:
+            (delivery, problem), outcome = item.broker_payload, item.outcome
+            if outcome.rejected:
+                await self._dead_letter(delivery, problem or "rejected")
+                await delivery.ack()
+            elif outcome.failed or not outcome.acked:
+                # An event not confirmed persisted (or nobody was listening): again later.
+                await delivery.nack(requeue=True)
+            else:
+                await delivery.ack()
+
+    async def _dead_letter(self, delivery: Any, reason: str) -> None:
+        import aio_pika
+
+        headers = dict(delivery.headers or {})
+        headers["x-processing-core-reason"] = reason
+        headers["x-processing-core-queue"] = self.queue
+        await self._channel.default_exchange.publish(
+            aio_pika.Message(
+                body=delivery.body,
+                headers=headers,
+                message_id=delivery.message_id,
+                content_type=delivery.content_type,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=self.dead_letters,
+        )
+        log.warning("Message %s dead-lettered: %s", delivery.message_id, reason)
+
+    async def aclose(self) -> None:
+        if self._connection is not None:
+            await asyncio.shield(self._connection.close())
+
+
+def read_message(delivery: Any) -> dict[str, Any]:
+    """A delivery as the triggers see it: id, routing key, redelivered, and the JSON object
+    body, or `problem` saying why it cannot be an event."""
+    body: Any = None
+    problem = ""
+    if len(delivery.body) > MAX_BODY_BYTES:
+        problem = f"the body is {len(delivery.body)} bytes; an event takes {MAX_BODY_BYTES}"
+    else:
+        try:
+            body = json.loads(delivery.body, parse_constant=_no_constant)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            problem = f"the body is not JSON ({error})"
+        except ValueError as error:  # NaN or Infinity: no JSON Airflow can store
+            problem = f"the body is not JSON: {error}"
+        except RecursionError:
+            problem = "the body is nested too deeply"
+        else:
+            if not isinstance(body, dict):
+                problem = f"the body is JSON {type(body).__name__}, not an object"
+    # The publisher's id; a processing-core status event's own; else the body's digest.
+    message_id = delivery.message_id
+    if not message_id and isinstance(body, dict):
+        message_id = body.get("event_id")
+    if not message_id:
+        message_id = hashlib.sha256(delivery.body).hexdigest()
+    return {
+        "message_id": str(message_id),
+        "routing_key": delivery.routing_key or "",
+        "redelivered": bool(delivery.redelivered),
+        "body": body if isinstance(body, dict) else {},
+        "problem": problem,
+    }
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

@@ -1,0 +1,61 @@
+"""Workflows started by RabbitMQ messages, on queues named at export time by
+TEST_MESSAGE_PREFIX (each test session its own): `records` writes what each message asked
+for, `bulk` counts the messages it was started by, `follows` runs when
+`raw_to_products_assets` succeeded (processing-core's own status events, on the exchange
+ISB_EXCHANGE names)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from processing_core import RabbitMQMessages, TaskBase, Workflow
+
+PREFIX = os.environ.get("TEST_MESSAGE_PREFIX", "processing-core-test")
+EVENTS_EXCHANGE = os.environ.get("ISB_EXCHANGE", "processing-core.events")
+
+
+class Record(TaskBase):
+    """Writes each message's `text` to the file its `write_to` names."""
+
+    def run(self) -> None:
+        for event in self.asset_events:
+            body = event.extra["payload"]["body"]
+            Path(body["write_to"]).write_text(
+                json.dumps({"text": body["text"], "message_id": event.extra["payload"]["message_id"],
+                            "run_type": self.run_type})
+            )  # fmt: skip
+
+
+class Count(TaskBase):
+    def run(self) -> None:
+        self.outputs = {"messages": len(self.asset_events) + self.context.asset_events_omitted}
+
+
+class Follow(TaskBase):
+    def run(self) -> None:
+        self.outputs = {
+            "followed": [e.extra["payload"]["body"]["run_id"] for e in self.asset_events]
+        }
+
+
+records = Workflow(
+    "messages", "records", "test", workflow_package=__package__,
+    triggered_by=RabbitMQMessages(queue=f"{PREFIX}.records"),
+)  # fmt: skip
+records.add_node(Record)
+
+bulk = Workflow(
+    "messages", "counts", "test", workflow_package=__package__, max_active_runs=1,
+    triggered_by=RabbitMQMessages(queue=f"{PREFIX}.bulk"),
+)  # fmt: skip
+bulk.add_node(Count)
+
+follows = Workflow(
+    "products", "followed", "test", workflow_package=__package__,
+    triggered_by=RabbitMQMessages.status_events(
+        f"{PREFIX}.follow", workflow="raw_to_products_assets", exchange=EVENTS_EXCHANGE
+    ),
+)  # fmt: skip
+follows.add_node(Follow)

@@ -1,0 +1,114 @@
+"""`Workflow(triggered_by=RabbitMQMessages(...))` becomes an asset with a watcher running
+processing-core's RabbitMQ trigger; bad declarations are refused at build time. (The
+trigger's behaviour against RabbitMQ and Airflow: tests/test_messages_deployment.py.)"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from processing_core import Asset, RabbitMQMessages, TaskBase, Workflow
+from processing_core.config import load_settings
+
+
+class Note(TaskBase):
+    def run(self) -> None:
+        pass
+
+
+def workflow(messages, schedule=None) -> Workflow:
+    flow = Workflow("messages", "notes", "test", version="1.0.0", workflow_package="test_messages",
+                    schedule=schedule, triggered_by=messages,
+                    start_date=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+    flow.add_node(Note)
+    return flow
+
+
+@pytest.mark.parametrize(
+    ("messages", "fragment"),
+    [
+        (RabbitMQMessages("has space"), "queue 'has space' must be 1-255 letters"),
+        (RabbitMQMessages("amq.mine"), "starts with 'amq.', RabbitMQ's own"),
+        (RabbitMQMessages("q", routing_keys=("run.*",)), "bind the queue to an exchange; name it"),
+        (RabbitMQMessages("q", exchange="x", routing_keys="run.*"), "must be a list of strings"),
+        (RabbitMQMessages("q", exchange="x", routing_keys=("a b",)), "is not a topic pattern"),
+        (RabbitMQMessages("q", match={"n": float("nan")}), "match must hold JSON values only"),
+        (RabbitMQMessages("q", prefetch=0), "prefetch must be a whole number from 1 to 10000"),
+        ("q", "triggered_by 'q' is not RabbitMQMessages(queue=...)"),
+    ],
+)
+def test_a_bad_message_source_is_refused_naming_the_fix(messages, fragment):
+    assert fragment in "\n".join(workflow(messages).problems(load_settings()))
+
+
+def test_messages_become_an_asset_watched_by_the_rabbitmq_trigger():
+    from airflow.sdk import AssetAny
+    from airflow.sdk.definitions.timetables.assets import AssetOrTimeSchedule
+
+    from processing_core.airflow.triggers import CLASSPATH, RabbitMQMessageTrigger
+
+    follows = RabbitMQMessages.status_events(
+        "vbi.done", workflow="l0_to_l1_vbi", version="1.4.0", exchange="events"
+    )
+    dag = workflow(follows).to_dag("local")
+    asset = dag.timetable.asset_condition
+    assert (asset.name, asset.uri) == ("rabbitmq_vbi.done", "rabbitmq://queue/vbi.done")
+    (watcher,) = asset.watchers
+    trigger = watcher.trigger
+    assert isinstance(trigger, RabbitMQMessageTrigger)
+    assert trigger.serialize() == (CLASSPATH, {
+        "queue": "vbi.done", "asset_name": "rabbitmq_vbi.done", "exchange": "events",
+        "routing_keys": ["run.succeeded"], "prefetch": 100,
+        "match": {"workflow_name": "l0_to_l1_vbi", "workflow_version": "1.4.0"},
+    })  # fmt: skip
+    # One consumer per queue, whichever trigger watches it.
+    other = RabbitMQMessageTrigger(**{**trigger.serialize()[1], "match": {}})
+    assert other.shared_stream_key() == trigger.shared_stream_key()
+    # Beside a schedule: any of its assets, or the cron as well.
+    beside_asset = workflow(RabbitMQMessages("q"), schedule=Asset("s3://b/l1", name="l1"))
+    assert isinstance(beside_asset.to_dag("local").timetable.asset_condition, AssetAny)
+    beside_cron = workflow(RabbitMQMessages("q"), schedule="@daily").to_dag("kubernetes")
+    assert isinstance(beside_cron.timetable, AssetOrTimeSchedule)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"n": NaN}', "the body is not JSON: NaN is not a JSON number"),
+        (b"[" * 30_000 + b"]" * 30_000, "the body is nested too deeply"),
+        (b"x" * (64 * 1024 + 1), "the body is 65537 bytes; an event takes 65536"),
+        (b"\xff\xfe", "the body is not JSON"),
+        (b'"text"', "the body is JSON str, not an object"),
+        (b'{"ok": true}', ""),
+    ],
+)
+def test_a_message_that_cannot_be_an_event_says_why(body, problem):
+    from types import SimpleNamespace
+
+    from processing_core.airflow.triggers import read_message
+
+    # A delivery as aio-pika hands it over: only the attributes read_message reads.
+    delivery = SimpleNamespace(body=body, message_id=None, routing_key="k", redelivered=False)
+    message = read_message(delivery)
+    assert problem in message["problem"] and bool(message["problem"]) == bool(problem)
+    assert len(message["message_id"]) == 64  # no id given: the body's digest
+
+
+def test_the_example_kubernetes_operators_carry_their_outlets(kubernetes_dags):
+    from airflow.sdk import Asset as AirflowAsset
+    from airflow.sdk import AssetAlias
+    from conftest import EXAMPLE_VERSION, load_dagbag
+
+    bag = load_dagbag(kubernetes_dags)
+    dag = bag.dags[f"l0_to_l1_vbi_{EXAMPLE_VERSION}"]
+    assert dag.get_task("publish").outlets == [
+        AirflowAsset(name="vbi_l1_products", uri="file:///data/vbi/l1", group="asset")
+    ]
+    assert dag.get_task("frame_statistics").outlets == [
+        AssetAlias(name="vbi_daily_statistics", group="asset")
+    ]  # the SparkApplication's task
+    quicklook = bag.dags[f"l0_to_quicklook_vbi_{EXAMPLE_VERSION}"]
+    assert quicklook.timetable.asset_condition == AirflowAsset(
+        name="vbi_l1_products", uri="file:///data/vbi/l1", group="asset"
+    )
