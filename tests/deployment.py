@@ -57,14 +57,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _postgres(statement: str) -> None:
+def _postgres(statement: str, *params: Any, database: str = "postgres") -> list[tuple[Any, ...]]:
+    """Run one statement in `database` (autocommit); the rows it returned."""
     import psycopg2
 
-    connection = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres")
+    connection = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname=database)
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute(statement)
+            cursor.execute(statement, params or None)
+            return cursor.fetchall() if cursor.description else []
     finally:
         connection.close()
 
@@ -172,6 +174,11 @@ class Deployment:
         for name in list(self.processes):
             self.stop_process(name)
         _postgres(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+
+    def query(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Rows from the deployment's metadata database: what Airflow stored, for an observer
+        that must not depend on how the API presents it."""
+        return _postgres(statement, *params, database=self.database)
 
     # The REST API, as an operator's tools use it.
     def token(self) -> str:

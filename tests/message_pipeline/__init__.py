@@ -1,6 +1,7 @@
 """Workflows started by RabbitMQ messages, on queues named at export time by
 TEST_MESSAGE_PREFIX (each test session its own): `records` writes what each message asked
-for, `bulk` counts the messages it was started by, `follows` runs when
+for, `bulk` counts the messages it was started by, `held` (one run at a time) waits for the
+file each message names, `follows` runs when
 `raw_to_products_assets` succeeded (processing-core's own status events, on the exchange
 ISB_EXCHANGE names)."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from processing_core import RabbitMQMessages, TaskBase, Workflow
@@ -33,6 +35,17 @@ class Count(TaskBase):
         self.outputs = {"messages": len(self.asset_events) + self.context.asset_events_omitted}
 
 
+class Hold(TaskBase):
+    """Waits (up to ten minutes) until the file each message's `release` names exists."""
+
+    def run(self) -> None:
+        for event in self.asset_events:
+            release = Path(event.extra["payload"]["body"]["release"])
+            deadline = time.monotonic() + 600
+            while not release.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+
+
 class Follow(TaskBase):
     def run(self) -> None:
         self.outputs = {
@@ -51,6 +64,12 @@ bulk = Workflow(
     triggered_by=RabbitMQMessages(queue=f"{PREFIX}.bulk"),
 )  # fmt: skip
 bulk.add_node(Count)
+
+held = Workflow(
+    "messages", "held", "test", workflow_package=__package__, max_active_runs=1,
+    triggered_by=RabbitMQMessages(queue=f"{PREFIX}.held"),
+)  # fmt: skip
+held.add_node(Hold)
 
 follows = Workflow(
     "products", "followed", "test", workflow_package=__package__,

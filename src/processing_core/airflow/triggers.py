@@ -28,6 +28,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,8 @@ from airflow.triggers.shared_stream import (
     reject_shared_stream_event,
 )
 
+from processing_core.config import RetryConfig
+
 log = logging.getLogger(__name__)
 
 CLASSPATH = "processing_core.airflow.triggers.RabbitMQMessageTrigger"
@@ -46,6 +49,10 @@ MAX_BODY_BYTES = 64 * 1024
 # How far back a message's earlier event is looked for, and how often Airflow is asked again.
 REDELIVERY_WINDOW = timedelta(hours=6)
 RELIST_SECONDS = 5.0
+# Events per page of Airflow's API, and how long a page Airflow cannot show is asked again
+# (about 1.5 s: a run the scheduler just created is started within it).
+PAGE = 100
+PAGE_RETRY = RetryConfig(attempts=4, delay_seconds=0.2, backoff=2.0, jitter_seconds=0.05)
 
 
 class RabbitMQMessageTrigger(BaseEventTrigger):
@@ -73,7 +80,7 @@ class RabbitMQMessageTrigger(BaseEventTrigger):
         self.prefetch = prefetch
         # Message ids of the asset's recent events as Airflow's API listed them (None: not
         # asked yet), when; and the ids this trigger turned into events since it started.
-        self._listed: set[str] | None = None
+        self._listed: RecordedMessages | None = None
         self._listed_at = 0.0
         self._yielded: set[str] = set()
 
@@ -141,12 +148,35 @@ class RabbitMQMessageTrigger(BaseEventTrigger):
         if self._listed is None or (redelivered and now - self._listed_at > RELIST_SECONDS):
             self._listed = await recorded_message_ids(self.asset_name)
             self._listed_at = now
-        if message_id in self._listed:
+        if message_id in self._listed.ids:
             return True
-        return not redelivered and message_id in self._yielded
+        if not redelivered and message_id in self._yielded:
+            return True
+        if redelivered and self._listed.unreadable:
+            log.warning(
+                "Redelivered message %s may already be one of the %d events Airflow cannot "
+                "show; it becomes an event again",
+                message_id,
+                self._listed.unreadable,
+            )
+        return False
 
 
-async def recorded_message_ids(asset_name: str) -> set[str]:
+@dataclass
+class RecordedMessages:
+    """What Airflow's API listed of an asset's recent events: their message ids, and how many
+    events it could not show (see `_read_range`)."""
+
+    ids: set[str] = field(default_factory=set)
+    unreadable: int = 0
+
+    def __ior__(self, other: RecordedMessages) -> RecordedMessages:
+        self.ids |= other.ids
+        self.unreadable += other.unreadable
+        return self
+
+
+async def recorded_message_ids(asset_name: str) -> RecordedMessages:
     """Message ids in the recent events of `asset_name`, from Airflow's REST API."""
     from processing_core.config import ReleaseSettings, load
 
@@ -156,7 +186,7 @@ async def recorded_message_ids(asset_name: str) -> set[str]:
             "A redelivered message may become a second asset event: set AIRFLOW_API_URL and "
             "AIRFLOW_API_TOKEN in the triggerer's environment so redeliveries are recognised"
         )
-        return set()
+        return RecordedMessages()
     import httpx
 
     headers = {}
@@ -165,45 +195,96 @@ async def recorded_message_ids(asset_name: str) -> set[str]:
     base = str(settings.airflow_api_url).rstrip("/") + "/api/v2"
     since = (datetime.now(UTC) - REDELIVERY_WINDOW).isoformat()
     try:
-        return await _listed_message_ids(base, headers, asset_name, since)
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+            found = await _listed_message_ids(client, asset_name, since)
     except (httpx.HTTPError, KeyError, TypeError, ValueError) as error:
         log.warning(
-            "Cannot list the events of asset %s at %s (%s): a redelivered message may become "
-            "a second event",
+            "Cannot list the events of asset %s at %s (%s: %s): a redelivered message may "
+            "become a second event",
             asset_name,
             settings.airflow_api_url,
+            type(error).__name__,
             error,
         )
-        return set()
+        return RecordedMessages()
+    if found.unreadable:
+        log.warning(
+            "Airflow's API cannot show %d recent events of asset %s (a queued run without a "
+            "start date, apache/airflow#71360): a redelivered message among them would become "
+            "an event again",
+            found.unreadable,
+            asset_name,
+        )
+    return found
 
 
-async def _listed_message_ids(
-    base: str, headers: dict[str, str], asset_name: str, since: str
-) -> set[str]:
+async def _listed_message_ids(client: Any, asset_name: str, since: str) -> RecordedMessages:
+    assets = await client.get("/assets", params={"name_pattern": asset_name})
+    assets.raise_for_status()
+    found = RecordedMessages()
+    for asset in assets.json()["assets"]:
+        if asset["name"] != asset_name:
+            continue
+        query = {"asset_id": asset["id"], "timestamp_gte": since}
+        counted = await client.get("/assets/events", params={**query, "limit": 0})
+        counted.raise_for_status()
+        total = int(counted.json()["total_entries"])
+        for offset in range(0, total, PAGE):
+            found |= await _read_range(client, query, offset, min(PAGE, total - offset))
+    return found
+
+
+class _Unserialisable(Exception):
+    """Airflow answered 500 for a page of asset events."""
+
+
+async def _read_range(
+    client: Any, query: dict[str, Any], offset: int, limit: int, *, retry: bool = True
+) -> RecordedMessages:
+    """The message ids of `limit` events from `offset` (oldest first).
+
+    Airflow 3.3 answers 500 for a page holding an event whose run is queued without a start
+    date (apache/airflow#71360): for a moment after the scheduler creates it, or for as long
+    as a cleared run waits. A failed page is asked again briefly, then split in halves down
+    to the single events Airflow cannot show, which are counted, not guessed.
+    """
     import httpx
 
-    found: set[str] = set()
-    async with httpx.AsyncClient(headers=headers, timeout=30) as client:
-        assets = await client.get(f"{base}/assets", params={"name_pattern": asset_name})
-        assets.raise_for_status()
-        ids = [a["id"] for a in assets.json()["assets"] if a["name"] == asset_name]
-        for asset_id in ids:
-            offset = 0
-            while True:
-                page = await client.get(
-                    f"{base}/assets/events",
-                    params={"asset_id": asset_id, "timestamp_gte": since, "limit": 100,
-                            "offset": offset},
-                )  # fmt: skip
-                page.raise_for_status()
-                events = page.json()["asset_events"]
-                for event in events:
-                    payload = (event.get("extra") or {}).get("payload") or {}
-                    if isinstance(payload, dict) and payload.get("message_id"):
-                        found.add(str(payload["message_id"]))
-                if len(events) < 100:
-                    break
-                offset += 100
+    from processing_core.retry import async_retrying
+
+    async def page() -> list[dict[str, Any]]:
+        params = {**query, "offset": offset, "limit": limit}
+        try:
+            response = await client.get("/assets/events", params=params)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # After a 500 the api-server may reset the kept-alive connection: a fresh one.
+            response = await client.get("/assets/events", params=params)
+        if response.status_code >= 500:
+            raise _Unserialisable(response.status_code)
+        response.raise_for_status()
+        return list(response.json()["asset_events"])
+
+    try:
+        if retry:
+            async for attempt in async_retrying(
+                PAGE_RETRY, retry_if=lambda error: isinstance(error, _Unserialisable)
+            ):
+                with attempt:
+                    events = await page()
+        else:
+            events = await page()
+    except _Unserialisable:
+        if limit == 1:
+            return RecordedMessages(unreadable=1)
+        half = limit // 2
+        found = await _read_range(client, query, offset, half, retry=False)
+        found |= await _read_range(client, query, offset + half, limit - half, retry=False)
+        return found
+    found = RecordedMessages()
+    for event in events:
+        payload = (event.get("extra") or {}).get("payload") or {}
+        if isinstance(payload, dict) and payload.get("message_id"):
+            found.ids.add(str(payload["message_id"]))
     return found
 
 
