@@ -292,5 +292,5 @@ def airflow_deployment(tmp_path_factory: pytest.TempPathFactory):
     finally:
         deployment.stop()
         bus.delete()
-        names = [f"{prefix}.{name}" for name in ("records", "bulk", "follow")]
+        names = [f"{prefix}.{name}" for name in ("records", "bulk", "held", "follow")]
         bus.delete_queues(*names, *(f"{name}.dead-letter" for name in names))

@@ -194,3 +194,28 @@ def test_an_airflow_connection_gives_the_credentials(tmp_path, monkeypatch):
         assert "<token>" in repr(bundle._auth()) and TOKEN not in repr(bundle._auth())
     finally:
         repository.close()
+
+
+def test_no_version_is_dropped_while_airflow_cannot_say_which_runs_are_in_progress(
+    tmp_path, monkeypatch, caplog
+):
+    from deployment import free_port
+
+    repository = Repository(TOKEN)
+    try:
+        publish(tmp_path, repository, "1.0.0")
+        bundle = worker_bundle(tmp_path / "storage", repository, None, monkeypatch, keep=1)
+        bundle.refresh()
+        publish(tmp_path, repository, "1.1.0")
+        monkeypatch.setenv("AIRFLOW_API_URL", f"http://127.0.0.1:{free_port()}")  # nobody there
+        bundle.refresh()
+        assert sorted(p.name for p in bundle.path.iterdir()) == [
+            "workflows-1.0.0", "workflows-1.1.0"
+        ]  # fmt: skip
+        assert bundle.get_current_version().version.endswith("+1")
+        assert "cannot ask Airflow at http://127.0.0.1:" in caplog.text
+        assert "dropping no version until Airflow answers" in caplog.text
+        bundle.refresh()  # still unanswered: the same set, and no second warning
+        assert caplog.text.count("dropping no version until Airflow answers") == 1
+    finally:
+        repository.close()

@@ -15,9 +15,15 @@ names, listed files and sizes), and makes the set one folder per version under
 that fails a check is left out with one log line; a repository that cannot be read leaves
 the last good set as it is, with one log line per refresh.
 
-The bundle's version (`supports_versioning`) is `<seq>-<digest>`: the index's state it was
-chosen from and a digest of the set (distribution, version, manifest sha256). A worker
-given that version rebuilds exactly that set from the index as it was at `seq`.
+A version the retention drops stays in the set while one of its DAGs has a queued or
+running run (Airflow's metadata database, or its API with AIRFLOW_API_URL), as `prune`
+keeps it: a DAG that leaves the bundle goes stale, and the scheduler never schedules the
+rest of its runs. When Airflow cannot be asked, nothing is dropped.
+
+The bundle's version (`supports_versioning`) is `<seq>-<digest>[+<held>]`: the index's
+state the set was chosen from, a digest of the set (distribution, version, manifest
+sha256), and the index entries (by their seq, dot-separated) held for runs in progress. A
+worker given that version rebuilds exactly that set from the index as it was at `seq`.
 """
 
 from __future__ import annotations
@@ -38,7 +44,11 @@ from airflow.dag_processing.bundles.base import BaseDagBundle, BundleVersion
 log = logging.getLogger(__name__)
 
 INDEX = "index.json"
-_VERSION_RE = re.compile(r"(?P<seq>[0-9]{1,12})-(?P<digest>[0-9a-f]{16})\Z")
+_VERSION_RE = re.compile(
+    r"(?P<seq>[0-9]{1,12})-(?P<digest>[0-9a-f]{16})(?:\+(?P<held>[0-9]{1,12}(?:\.[0-9]{1,12})*))?\Z"
+)
+# Airflow stores a bundle version in 250 characters: at most this many held versions.
+MAX_HELD = 16
 # Set folders the dag-processor keeps besides the current one (workers on this machine may
 # still read them; Airflow's own cleanup removes those it tracks).
 KEEP_SETS = 3
@@ -58,6 +68,7 @@ class Member:
     archive: str
     archive_sha256: str
     manifest_sha256: str
+    seq: int = 0  # the index entry's (named in the bundle version when the member is held)
 
     @property
     def folder(self) -> str:
@@ -94,6 +105,7 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
         self.current = self.base_dir / "current"
         self.cache = self.base_dir / "archives"
         self._last_error: str | None = None
+        self._last_hold_problem: str | None = None
         # Archives refused once (by distribution, version and sha256): not fetched again.
         self._refused: set[tuple[str, str, str]] = set()
 
@@ -132,14 +144,16 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
                 return
             self._last_error = None
             members = self._good_members(index, index.seq)
-            digest = _digest(members)
+            held = self._held(index, members)
+            if held is None:
+                return  # too many to hold: the last set stays (logged)
+            version = _set_version(index.seq, members + held, held)
             current = self.get_current_version()
-            if current is not None and current.version.endswith(f"-{digest}"):
+            if current is not None and current.version.split("-", 1)[1] == version.split("-", 1)[1]:
                 return  # the same set (the index only changed elsewhere)
-            version = f"{index.seq}-{digest}"
             folder = self.versions_dir / version
             if not folder.is_dir():
-                self._make_set(folder, members)
+                self._make_set(folder, members + held)
             _point(self.current, folder)
             log.info(
                 "Bundle %s now holds %s (%s)",
@@ -147,20 +161,105 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
                 ", ".join(f"{m.distribution} {m.version}" for m in members) or "nothing",
                 version,
             )
+            for member in held:
+                log.info(
+                    "Bundle %s keeps %s %s while a DAG of it has a queued or running run",
+                    self.name,
+                    member.distribution,
+                    member.version,
+                )
             self._remove_old_sets(keep=folder)
-            self._remove_unused_archives(members)
+            self._remove_unused_archives(members + held)
 
     def _build_version(self, version: str) -> None:
         """A worker: rebuild exactly the set `version` names, from the index at its seq."""
         match = _VERSION_RE.fullmatch(version)
         assert match is not None  # checked in __init__
-        members = self._good_members(self._index(), int(match["seq"]))
+        seq = int(match["seq"])
+        index = self._index()
+        members = self._good_members(index, seq)
+        state = index.as_of(seq)
+        held = {int(number) for number in (match["held"] or "").split(".") if number}
+        for distribution, versions in state.distributions.items():
+            for number, entry in versions.items():
+                if entry.seq in held:
+                    members.append(
+                        Member(distribution, number, entry.archive, entry.archive_sha256,
+                               entry.manifest_sha256)
+                    )  # fmt: skip
         if _digest(members) != match["digest"]:
             raise BundleConfigError(
                 f"bundle {self.name}: the repository no longer holds set {version} (a version "
                 "of it was replaced by a forced publish, or the retention changed)"
             )
         self._make_set(self.versions_dir / version, members)
+
+    def _held(self, index: Any, chosen: list[Member]) -> list[Member] | None:
+        """Versions of the current set the retention drops now whose DAGs have a queued or
+        running run: they stay until those runs end. All of them when Airflow cannot be
+        asked; None (keep the last set) when more than MAX_HELD would stay."""
+        from processing_core.config import ReleaseSettings, load
+        from processing_core.release.active_runs import ActiveRunsUnknown, active_dag_ids
+
+        kept = {(m.distribution, m.version) for m in chosen}
+        dropped = [v for v in self._current_set() if (v[0], v[1]) not in kept]
+        if not dropped:
+            self._last_hold_problem = None
+            return []
+        try:
+            busy = active_dag_ids(
+                [dag_id for *_, dag_ids in dropped for dag_id in dag_ids], load(ReleaseSettings)
+            )
+            problem = None
+        except ActiveRunsUnknown as error:
+            busy, problem = None, f"{error}; dropping no version until Airflow answers"
+        held = []
+        for distribution, version, dag_ids in dropped:
+            if busy is not None and not set(dag_ids) & busy:
+                continue
+            entry = index.get(distribution, version)
+            try:
+                if entry is None:
+                    raise ValueError("the repository no longer lists it")
+                member = Member(distribution, version, entry.archive, entry.archive_sha256,
+                                entry.manifest_sha256, entry.seq)  # fmt: skip
+                self._cached(member)
+            except (OSError, ValueError) as error:
+                log.warning(
+                    "Bundle %s cannot keep %s %s for its runs in progress: %s",
+                    self.name,
+                    distribution,
+                    version,
+                    error,
+                )
+                continue
+            held.append(member)
+        if len(held) > MAX_HELD:
+            problem = (
+                f"{len(held)} versions have runs in progress, more than the {MAX_HELD} a bundle "
+                "version can name; keeping the last set"
+            )
+        if problem != self._last_hold_problem and problem is not None:
+            log.warning("Bundle %s: %s", self.name, problem)
+        self._last_hold_problem = problem
+        return None if len(held) > MAX_HELD else held
+
+    def _current_set(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(distribution, version, dag_ids) of each version in the current set, from the
+        manifests in its folders."""
+        from processing_core.release.manifest import MANIFEST, parse_manifest
+
+        found = []
+        folders = sorted(self.current.iterdir()) if self.current.is_dir() else []
+        for folder in folders:
+            try:
+                manifest, _ = parse_manifest((folder / MANIFEST).read_bytes())
+            except OSError:
+                manifest = None
+            if manifest is not None:
+                dag_ids = tuple(workflow.dag_id for workflow in manifest.workflows)
+                found.append((manifest.distribution.name, manifest.distribution.version, dag_ids))
+        return found
 
     def _good_members(self, index: Any, seq: int) -> list[Member]:
         """The versions the retention keeps from the index as of `seq`, skipping (with one
@@ -322,6 +421,13 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
         else:
             log.info("Bundle %s: still %s", self.name, message)
         self._last_error = message
+
+
+def _set_version(seq: int, members: list[Member], held: list[Member]) -> str:
+    version = f"{seq}-{_digest(members)}"
+    return version + (
+        "+" + ".".join(str(m.seq) for m in sorted(held, key=lambda m: m.seq)) if held else ""
+    )
 
 
 def _digest(members: list[Member]) -> str:
