@@ -53,6 +53,7 @@ RELIST_SECONDS = 5.0
 # (about 1.5 s: a run the scheduler just created is started within it).
 PAGE = 100
 PAGE_RETRY = RetryConfig(attempts=4, delay_seconds=0.2, backoff=2.0, jitter_seconds=0.05)
+ONCE = RetryConfig(attempts=1)
 
 
 class RabbitMQMessageTrigger(BaseEventTrigger):
@@ -235,7 +236,7 @@ async def _listed_message_ids(client: Any, asset_name: str, since: str) -> Recor
 
 
 class _Unserialisable(Exception):
-    """Airflow answered 500 for a page of asset events."""
+    """Airflow answered 500 for a page of asset events: one of them it cannot serialise."""
 
 
 async def _read_range(
@@ -259,20 +260,18 @@ async def _read_range(
         except (httpx.ReadError, httpx.RemoteProtocolError):
             # After a 500 the api-server may reset the kept-alive connection: a fresh one.
             response = await client.get("/assets/events", params=params)
-        if response.status_code >= 500:
+        if response.status_code == 500:  # 502-504: Airflow unavailable, not one event
             raise _Unserialisable(response.status_code)
         response.raise_for_status()
         return list(response.json()["asset_events"])
 
     try:
-        if retry:
-            async for attempt in async_retrying(
-                PAGE_RETRY, retry_if=lambda error: isinstance(error, _Unserialisable)
-            ):
-                with attempt:
-                    events = await page()
-        else:
-            events = await page()
+        async for attempt in async_retrying(
+            PAGE_RETRY if retry else ONCE,
+            retry_if=lambda error: isinstance(error, _Unserialisable),
+        ):
+            with attempt:
+                events = await page()
     except _Unserialisable:
         if limit == 1:
             return RecordedMessages(unreadable=1)
