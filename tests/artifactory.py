@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import threading
+from pathlib import Path
 
 
 class Repository:
@@ -105,6 +107,21 @@ class Repository:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}/artifactory/dags-local"
+
+    def bundle_settings(self, storage: Path, distribution: str, keep: int) -> dict[str, str]:
+        """The environment of an Airflow whose DAG bundle `pipelines` reads this repository
+        (refreshing every 2 s), kept in `storage`; the reader's token is this repository's."""
+        config = [{
+            "name": "pipelines",
+            "classpath": "processing_core.airflow.bundle.ArtifactRepositoryDagBundle",
+            "kwargs": {"url": self.url, "distributions": [distribution], "keep": keep,
+                       "refresh_interval": 2},
+        }]  # fmt: skip
+        return {
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(config),
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(storage),
+            "ARTIFACTORY_TOKEN": self.token or "",
+        }
 
     def close(self) -> None:
         self.server.shutdown()

@@ -72,19 +72,11 @@ def worker_bundle(storage: Path, repository: Repository, version: str | None, mo
 
 def test_published_versions_come_and_go_in_a_running_dag_processor(tmp_path, monkeypatch):
     repository = Repository(TOKEN)
-    config = [{
-        "name": BUNDLE,
-        "classpath": "processing_core.airflow.bundle.ArtifactRepositoryDagBundle",
-        "kwargs": {"url": repository.url, "distributions": ["workflows"], "keep": 2,
-                   "refresh_interval": 2},
-    }]  # fmt: skip
     home = tmp_path / "home"
     env = airflow_env(
         home, tmp_path / "unused-dags-folder",
-        AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST=json.dumps(config),
-        AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH=str(tmp_path / "bundles"),
         AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="2",
-        ARTIFACTORY_TOKEN=TOKEN,
+        **repository.bundle_settings(tmp_path / "bundles", "workflows", keep=2),
     )  # fmt: skip
     publish(tmp_path, repository, "1.0.0")
     log = tmp_path / "dag-processor.log"

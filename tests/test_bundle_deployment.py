@@ -4,8 +4,6 @@ version the retention drops stays while a run of it is in progress, and goes aft
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from artifactory import Repository
 from conftest import run_cli
@@ -15,18 +13,12 @@ from processing_core.airflow.bundle import ArtifactRepositoryDagBundle
 
 pytestmark = pytest.mark.slow
 TOKEN = "bundle-reader-token"
-BUNDLE = "pipelines"
+BUNDLE = "pipelines"  # Repository.bundle_settings's
 OLD, NEW = "gate_to_done_test_1.0.0", "gate_to_done_test_2.0.0"
 
 
 def test_the_retention_keeps_a_version_until_its_run_ends(tmp_path, monkeypatch):
     repository = Repository(TOKEN)
-    config = [{
-        "name": BUNDLE,
-        "classpath": "processing_core.airflow.bundle.ArtifactRepositoryDagBundle",
-        "kwargs": {"url": repository.url, "distributions": ["gated-pipeline"], "keep": 1,
-                   "refresh_interval": 2},
-    }]  # fmt: skip
 
     def publish(version: str) -> None:
         archive = bundle(tmp_path, "gated_pipeline", version, "--target", "local")
@@ -35,10 +27,8 @@ def test_the_retention_keeps_a_version_until_its_run_ends(tmp_path, monkeypatch)
 
     publish("1.0.0")
     deployment = Deployment(
-        tmp_path, tmp_path / "unused-dags-folder",
-        AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST=json.dumps(config),
-        AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH=str(tmp_path / "bundles"),
-        ARTIFACTORY_TOKEN=TOKEN, EVENTS_ENABLED="false",
+        tmp_path, tmp_path / "unused-dags-folder", EVENTS_ENABLED="false",
+        **repository.bundle_settings(tmp_path / "bundles", "gated-pipeline", keep=1),
     )  # fmt: skip
     current = tmp_path / "bundles" / BUNDLE / "current"
     try:
