@@ -122,6 +122,13 @@ def test_produces_must_be_a_list_of_assets():
     with pytest.raises(WorkflowDefinitionError, match="produces must be a list of Asset"):
         workflow(task=Broken)
 
+    class Named(Makes):
+        produces = ["file:///x"]  # type: ignore[list-item]
+
+    with pytest.raises(WorkflowDefinitionError, match=r"'file:///x' is not an Asset; build one "
+                       r"with Asset\(uri\)"):  # fmt: skip
+        workflow(task=Named)
+
 
 def test_a_uri_template_renders_each_value_as_one_piece():
     asset = Asset("s3://b/{ds}/{label}?v={n}", name="n")

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from processing_core.definition.declared import declared_objects_problems
+
 # The run's values a URI template may use, besides the workflow's parameters.
 RUN_FIELDS = {
     "workflow": "the workflow's name",
@@ -231,15 +233,7 @@ def condition_problems(condition: object, where: str) -> list[str]:
 
 def declared_assets_problems(assets: object, where: str) -> list[str]:
     """What is wrong with a sequence of assets a task declares it produces."""
-    if isinstance(assets, str | bytes | Asset) or not isinstance(assets, list | tuple):
-        return [f"{where}: produces must be a list of Asset(...) objects"]
-    found = []
-    for asset in assets:
-        if not isinstance(asset, Asset):
-            found.append(f"{where}: {asset!r} is not an Asset; build one with Asset(uri)")
-        else:
-            found.extend(f"{where}: {problem}" for problem in asset.problems())
-    return found
+    return declared_objects_problems(assets, where, "produces", Asset, "Asset(uri)")
 
 
 def asset_set_problems(placed: Iterable[tuple[str, Asset]]) -> list[str]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from processing_core.definition.declared import declared_objects_problems
 from processing_core.definition.naming import DNS_SUBDOMAIN_RE, K8S_LABEL_MAX
 from processing_core.definition.resources import parse_quantity
 
@@ -215,15 +216,7 @@ def volume_set_problems(placed: Iterable[tuple[str, Volume]]) -> list[str]:
 
 def declared_volumes_problems(volumes: object, where: str) -> list[str]:
     """What is wrong with a sequence of volumes an author declared on `where`."""
-    if isinstance(volumes, str | bytes | Volume) or not isinstance(volumes, Sequence):
-        return [f"{where}: volumes must be a list of Volume(...) objects"]
-    found = []
-    for volume in volumes:
-        if not isinstance(volume, Volume):
-            found.append(f"{where}: {volume!r} is not a Volume; build one with Volume.from_claim()")
-        else:
-            found.extend(f"{where}: {problem}" for problem in volume.problems())
-    return found
+    return declared_objects_problems(volumes, where, "volumes", Volume, "Volume.from_claim()")
 
 
 def unique(volumes: Iterable[Volume]) -> list[Volume]:
