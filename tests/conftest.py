@@ -292,5 +292,7 @@ def airflow_deployment(tmp_path_factory: pytest.TempPathFactory):
     finally:
         deployment.stop()
         bus.delete()
-        names = [f"{prefix}.{name}" for name in ("records", "bulk", "held", "follow")]
+        names = [
+            f"{prefix}.{name}" for name in ("records", "bulk", "held", "burst", "each", "follow")
+        ]
         bus.delete_queues(*names, *(f"{name}.dead-letter" for name in names))

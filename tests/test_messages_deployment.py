@@ -17,6 +17,11 @@ pytestmark = pytest.mark.slow
 RECORDS, BULK = "messages_to_records_test_1.0.0", "messages_to_counts_test_1.0.0"
 FOLLOWS, PRODUCER = "products_to_followed_test_1.0.0", "raw_to_products_assets_1.0.0"
 HELD = "messages_to_held_test_1.0.0"
+BURST, EACH, FRAMES = (
+    "messages_to_burst_test_1.0.0",
+    "messages_to_each_test_1.0.0",
+    "frames_to_held_test_1.0.0",
+)
 
 
 def publish(queue: str, bodies: list[tuple[str, bytes]], *, exchange: str = "") -> None:
@@ -62,6 +67,45 @@ def asset_events(deployment, name: str) -> list[dict[str, Any]]:
 
 def message_ids(events: list[dict[str, Any]]) -> list[str]:
     return [event["extra"]["payload"]["message_id"] for event in events]
+
+
+def runs_of_events(deployment, dag_id: str, asset: str) -> dict[str, list[str]]:
+    """Each stored event of `asset` (by message id, else event id) and the runs of `dag_id`
+    that consumed it, read from the metadata database."""
+    rows = deployment.query(
+        "SELECT e.id, e.extra, r.run_id FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+        "LEFT JOIN (dagrun_asset_event x JOIN dag_run r ON r.id = x.dag_run_id AND r.dag_id = %s) "
+        "ON x.event_id = e.id WHERE a.name = %s ORDER BY e.id",
+        dag_id, asset,
+    )  # fmt: skip
+    found: dict[str, list[str]] = {}
+    for event_id, extra, run_id in rows:
+        extra = extra if isinstance(extra, dict) else json.loads(extra)
+        key = (extra.get("payload") or {}).get("message_id") or f"event-{event_id}"
+        found.setdefault(key, [])
+        if run_id is not None:
+            found[key].append(run_id)
+    return found
+
+
+def runs_without_events(deployment, dag_id: str) -> list[str]:
+    rows = deployment.query(
+        "SELECT r.run_id FROM dag_run r WHERE r.dag_id = %s AND r.run_type = 'asset_triggered' "
+        "AND NOT EXISTS (SELECT 1 FROM dagrun_asset_event x WHERE x.dag_run_id = r.id)",
+        dag_id,
+    )
+    return [run_id for (run_id,) in rows]
+
+
+def all_in_runs_and_done(deployment, dag_id: str, asset: str, expected: int) -> bool:
+    """Every one of `expected` events of `asset` is in a run of `dag_id`, and no run of it is
+    queued or running."""
+    consumed = runs_of_events(deployment, dag_id, asset)
+    active = deployment.query(
+        "SELECT count(*) FROM dag_run WHERE dag_id = %s AND state IN ('queued', 'running')",
+        dag_id,
+    )[0][0]
+    return len(consumed) >= expected and all(consumed.values()) and not active
 
 
 def unpause(deployment, dag_id: str) -> None:
@@ -155,6 +199,16 @@ def test_a_thousand_messages_through_two_triggerer_restarts_are_a_thousand_event
         "the next message", lambda: "after" in message_ids(asset_events(deployment, name))
     )
     assert message_ids(asset_events(deployment, name)).count("m-0000") == 1
+    # Runs, not only events: every one of them is in exactly one run of the workflow.
+    deployment.wait_for(
+        "every event in a run",
+        lambda: all_in_runs_and_done(deployment, BULK, name, 1002),
+        timeout=300,
+    )
+    consumed = runs_of_events(deployment, BULK, name)
+    assert all(len(runs) == 1 for runs in consumed.values())
+    assert runs_without_events(deployment, BULK) == []
+    print(f"runs made: {len({run for runs in consumed.values() for run in runs})}")
 
 
 def test_events_airflow_cannot_list_do_not_stop_the_trigger_recognising_the_rest(
@@ -214,3 +268,110 @@ def test_events_airflow_cannot_list_do_not_stop_the_trigger_recognising_the_rest
     assert "Airflow's API cannot show 1 recent events of asset" in deployment.log("triggerer")
     for release in ("go-2", "go-3"):
         (tmp_path / release).touch()
+
+
+def backlog(deployment, dag_id: str) -> dict[str, Any]:
+    """`processing-core backlog --json DAG` where the deployment's database is configured."""
+    from conftest import run_cli
+
+    shown = run_cli(
+        "backlog", "--json", dag_id,
+        AIRFLOW_HOME=deployment.env["AIRFLOW_HOME"],
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=deployment.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)
+
+
+def test_every_message_of_a_burst_is_in_a_run(airflow_deployment, tmp_path):
+    """20 messages reach a one-run-at-a-time workflow while its run is held. Airflow 3.3 alone
+    consumes one or a few of them in the next run and leaves the rest in no run
+    (apache/airflow#56050); the scheduler's processing-core plugin queues them again."""
+    deployment, _ = airflow_deployment
+    queue = f"{deployment.message_prefix}.burst"
+    name = f"rabbitmq_{queue}"
+    unpause(deployment, BURST)
+
+    def body(release: str) -> bytes:
+        return json.dumps({"release": str(tmp_path / release)}).encode()
+
+    publish(queue, [("b-00", body("hold"))])
+    deployment.wait_for("b-00's run is running", lambda: deployment.query(
+        "SELECT 1 FROM dag_run WHERE dag_id = %s AND state = 'running'", BURST))  # fmt: skip
+    (tmp_path / "go").touch()
+    burst = [f"b-{i:02d}" for i in range(1, 21)]
+    publish(queue, [(message_id, body("go")) for message_id in burst])
+    deployment.wait_for("21 events", lambda: len(asset_events(deployment, name)) == 21)
+    waiting = backlog(deployment, BURST)
+    assert (waiting["waiting"], waiting["assets"]) == (20, {name: 20}), waiting
+    (tmp_path / "hold").touch()
+
+    deployment.wait_for(
+        "every event in a run",
+        lambda: all_in_runs_and_done(deployment, BURST, name, 21),
+        timeout=240,
+    )
+    consumed = runs_of_events(deployment, BURST, name)
+    assert sorted(consumed) == ["b-00", *burst]
+    assert all(len(runs) == 1 for runs in consumed.values()), consumed  # none twice
+    assert runs_without_events(deployment, BURST) == []
+    print(f"runs made: {len({run for runs in consumed.values() for run in runs})}")
+    assert backlog(deployment, BURST)["waiting"] == 0
+
+
+def test_one_run_per_message(airflow_deployment):
+    """`one_run_per_message=True`: 10 messages published at once make 10 runs, each with
+    its own message, named in the run's note."""
+    deployment, _ = airflow_deployment
+    queue = f"{deployment.message_prefix}.each"
+    name = f"rabbitmq_{queue}"
+    unpause(deployment, EACH)
+    sent = [f"e-{i}" for i in range(10)]
+    publish(queue, [(message_id, json.dumps({"n": message_id}).encode()) for message_id in sent])
+    deployment.wait_for(
+        "ten runs", lambda: all_in_runs_and_done(deployment, EACH, name, 10), timeout=300
+    )
+    consumed = runs_of_events(deployment, EACH, name)
+    assert sorted(consumed) == sorted(sent)
+    runs = [run for runs in consumed.values() for run in runs]
+    assert len(runs) == len(set(runs)) == 10, consumed  # a run of its own for each message
+    notes = dict(deployment.query(
+        "SELECT r.run_id, n.content FROM dag_run r JOIN dag_run_note n ON n.dag_run_id = r.id "
+        "WHERE r.dag_id = %s", EACH))  # fmt: skip
+    by_run = {run_ids[0]: message_id for message_id, run_ids in consumed.items()}
+    assert {run: notes.get(run) for run in by_run} == {
+        run: f"message {message_id}" for run, message_id in by_run.items()
+    }
+    assert queue_depth(queue) == 0
+
+
+def test_events_arriving_during_a_run_of_an_asset_scheduled_workflow_are_all_consumed(
+    airflow_deployment, tmp_path
+):
+    """An asset-scheduled workflow (one run at a time): events posted to Airflow's API while
+    its run is held all end up in runs."""
+    deployment, _ = airflow_deployment
+    unpause(deployment, FRAMES)
+    (asset_id,) = [a["id"] for a in deployment.api(
+        "GET", "assets", params={"name_pattern": "test_frames"})["assets"]
+        if a["name"] == "test_frames"]  # fmt: skip
+
+    def post(release: str) -> None:
+        deployment.api("POST", "assets/events",
+                       json={"asset_id": asset_id, "extra": {"release": str(tmp_path / release)}})  # fmt: skip
+
+    post("hold")
+    deployment.wait_for("the first run is running", lambda: deployment.query(
+        "SELECT 1 FROM dag_run WHERE dag_id = %s AND state = 'running'", FRAMES))  # fmt: skip
+    (tmp_path / "go").touch()
+    for _ in range(5):
+        post("go")
+    (tmp_path / "hold").touch()
+    deployment.wait_for(
+        "every event in a run",
+        lambda: all_in_runs_and_done(deployment, FRAMES, "test_frames", 6),
+        timeout=240,
+    )
+    consumed = runs_of_events(deployment, FRAMES, "test_frames")
+    assert len(consumed) == 6 and all(len(runs) == 1 for runs in consumed.values()), consumed
+    assert runs_without_events(deployment, FRAMES) == []

@@ -11,7 +11,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -578,6 +578,71 @@ def prune(
             "or running run; prune again when it ends, or pass --force"
         )
     _unreadable(report.problems)
+
+
+@app.command()
+def backlog(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="dag_ids or workflow names (all asset-scheduled DAGs if none)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per DAG.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Exit 1 when events are stranded or missed."),
+    ] = False,
+) -> None:
+    """Say how many stored asset events of each asset-scheduled DAG are not yet in a run.
+
+    Read from Airflow's metadata database (run it where Airflow is configured). `waiting`
+    events are newer than the DAG's last asset-triggered run; `stranded` ones have no queued
+    run (the scheduler's processing-core plugin queues them again within
+    ASSET_QUEUE_REPAIR_SECONDS); `missed` ones are older than the last run yet in no run.
+    """
+    from processing_core.extras import require
+
+    try:
+        require("airflow", "backlog")
+        from processing_core.airflow.asset_queue import read_backlog
+
+        found = read_backlog(names or ())
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    for item in found:
+        typer.echo(_backlog_line(item, as_json))
+    if not found:
+        typer.echo("no asset-scheduled DAG" + (f" named {' '.join(names)}" if names else ""))
+    if check and any(item.stranded or item.missed for item in found):
+        raise typer.Exit(code=1)
+
+
+def _backlog_line(item: Any, as_json: bool) -> str:
+    import json
+    from datetime import UTC, datetime
+
+    oldest = min((pending.oldest for pending in item.pending), default=None)
+    if as_json:
+        return json.dumps(
+            {
+                "dag_id": item.dag_id,
+                "paused": item.paused,
+                "waiting": item.waiting,
+                "stranded": item.stranded,
+                "missed": item.missed,
+                "queued_runs": item.queued_runs,
+                "oldest_waiting": oldest.isoformat() if oldest else None,
+                "assets": {pending.asset_name: pending.events for pending in item.pending},
+            },
+            sort_keys=True,
+        )
+    line = f"{item.dag_id}: {item.waiting} waiting"
+    if item.waiting:
+        age = int((datetime.now(UTC) - oldest).total_seconds()) if oldest else 0
+        line += f" (oldest {age} s ago), {item.stranded} stranded"
+    if item.missed:
+        line += f", {item.missed} missed"
+    line += f"; {item.queued_runs} run(s) queued"
+    return line + ("; paused" if item.paused else "")
 
 
 def _unreadable(problems: list[str]) -> None:

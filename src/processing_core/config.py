@@ -730,7 +730,32 @@ class ReleaseSettings(_Concern):
     )
 
 
-class Settings(ExportSettings, ReleaseSettings, RunSettings, TelemetrySettings, EventSettings):
+class AssetQueueSettings(_Concern):
+    """The scheduler's repair of asset events left in no run (processing_core.airflow.plugin)."""
+
+    asset_queue_repair: Literal["processing-core", "all", "off"] = Field(
+        default="processing-core",
+        description="Which asset-scheduled DAGs the scheduler's processing-core plugin keeps "
+        "from stranding events in no run (apache/airflow#56050): `processing-core` (the DAGs "
+        "it generated), `all`, or `off`.",
+    )
+    asset_queue_repair_seconds: float = Field(
+        default=10.0,
+        ge=1,
+        le=3600,
+        description="How often the scheduler looks for stranded asset events, at most; a run "
+        "that starts or ends looks at once.",
+    )
+
+
+class Settings(
+    ExportSettings,
+    ReleaseSettings,
+    RunSettings,
+    TelemetrySettings,
+    EventSettings,
+    AssetQueueSettings,
+):
     """Every setting of every concern: what the build side and `processing-core settings`
     read, and what the README's table documents."""
 
@@ -869,6 +894,7 @@ READERS: dict[type[_Concern], str] = {
         "RabbitMQ trigger (the broker)"
     ),
     ReleaseSettings: "verify, install, publish, prune; the triggerer's RabbitMQ trigger (API)",
+    AssetQueueSettings: "the Airflow scheduler (processing-core's plugin)",
 }
 
 

@@ -1,7 +1,9 @@
 """Workflows started by RabbitMQ messages, on queues named at export time by
 TEST_MESSAGE_PREFIX (each test session its own): `records` writes what each message asked
-for, `bulk` counts the messages it was started by, `held` (one run at a time) waits for the
-file each message names, `follows` runs when
+for, `bulk` counts the messages it was started by, `held` and `burst` (one run at a time)
+wait for the file each message names, `each` makes one run per message, `frames` (one run at
+a time, scheduled on the asset `test_frames`) waits for the file each event names, `follows`
+runs when
 `raw_to_products_assets` succeeded (processing-core's own status events, on the exchange
 ISB_EXCHANGE names)."""
 
@@ -12,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from processing_core import RabbitMQMessages, TaskBase, Workflow
+from processing_core import Asset, RabbitMQMessages, TaskBase, Workflow
 
 PREFIX = os.environ.get("TEST_MESSAGE_PREFIX", "processing-core-test")
 EVENTS_EXCHANGE = os.environ.get("ISB_EXCHANGE", "processing-core.events")
@@ -35,12 +37,18 @@ class Count(TaskBase):
         self.outputs = {"messages": len(self.asset_events) + self.context.asset_events_omitted}
 
 
+FRAMES = Asset("file:///processing-core-test/frames", name="test_frames")
+
+
 class Hold(TaskBase):
-    """Waits (up to ten minutes) until the file each message's `release` names exists."""
+    """Waits (up to ten minutes) until the file each event's `release` names exists: in the
+    message body (RabbitMQ) or in the event's extra (an event posted to Airflow's API)."""
 
     def run(self) -> None:
         for event in self.asset_events:
-            release = Path(event.extra["payload"]["body"]["release"])
+            extra = event.extra
+            release = Path(extra["payload"]["body"]["release"] if "payload" in extra
+                           else extra["release"])  # fmt: skip
             deadline = time.monotonic() + 600
             while not release.exists() and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -70,6 +78,23 @@ held = Workflow(
     triggered_by=RabbitMQMessages(queue=f"{PREFIX}.held"),
 )  # fmt: skip
 held.add_node(Hold)
+
+burst = Workflow(
+    "messages", "burst", "test", workflow_package=__package__, max_active_runs=1,
+    triggered_by=RabbitMQMessages(queue=f"{PREFIX}.burst"),
+)  # fmt: skip
+burst.add_node(Hold)
+
+each = Workflow(
+    "messages", "each", "test", workflow_package=__package__,
+    triggered_by=RabbitMQMessages(queue=f"{PREFIX}.each", one_run_per_message=True),
+)  # fmt: skip
+each.add_node(Count)
+
+frames = Workflow(
+    "frames", "held", "test", workflow_package=__package__, max_active_runs=1, schedule=FRAMES,
+)  # fmt: skip
+frames.add_node(Hold)
 
 follows = Workflow(
     "products", "followed", "test", workflow_package=__package__,

@@ -16,6 +16,13 @@ send a message twice: when the triggerer can ask Airflow's REST API (`AIRFLOW_AP
 among those it made itself) and skips it if found. Without the API a redelivered message
 becomes an event again, marked `"redelivered": true` (at least once).
 
+One run per message (`RabbitMQMessages(one_run_per_message=True)`): Airflow's scheduler puts
+every event that waits for a run into that run, so the queue's consumer takes the next message
+from the broker only once the last one is in a run (Airflow's API shows no queued run for the
+asset and its newest event consumed). Messages wait in the broker meanwhile, as durable as
+ever, and its queue depth is the backlog. It needs AIRFLOW_API_URL (and AIRFLOW_API_TOKEN);
+without them the consumer takes nothing and says so.
+
 Broker address and credentials come from the triggerer's environment (the `ISB_*` settings
 of status events): never from the DAG file.
 """
@@ -54,6 +61,10 @@ RELIST_SECONDS = 5.0
 PAGE = 100
 PAGE_RETRY = RetryConfig(attempts=4, delay_seconds=0.2, backoff=2.0, jitter_seconds=0.05)
 ONCE = RetryConfig(attempts=1)
+# One run per message: how often Airflow is asked whether the last message is in a run, and
+# how often a consumer that waits says why.
+PACE_SECONDS = 1.0
+WAITING_REPORT_SECONDS = 60.0
 
 
 class RabbitMQMessageTrigger(BaseEventTrigger):
@@ -71,6 +82,7 @@ class RabbitMQMessageTrigger(BaseEventTrigger):
         routing_keys: Sequence[str] = (),
         match: Mapping[str, Any] | None = None,
         prefetch: int = 100,
+        one_run_per_message: bool = False,
     ) -> None:
         super().__init__()
         self.queue = queue
@@ -79,6 +91,7 @@ class RabbitMQMessageTrigger(BaseEventTrigger):
         self.routing_keys = list(routing_keys)
         self.match = dict(match or {})
         self.prefetch = prefetch
+        self.one_run_per_message = one_run_per_message
         # Message ids of the asset's recent events as Airflow's API listed them (None: not
         # asked yet), when; and the ids this trigger turned into events since it started.
         self._listed: RecordedMessages | None = None
@@ -86,7 +99,7 @@ class RabbitMQMessageTrigger(BaseEventTrigger):
         self._yielded: set[str] = set()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return CLASSPATH, {
+        kwargs = {
             "queue": self.queue,
             "asset_name": self.asset_name,
             "exchange": self.exchange,
@@ -94,10 +107,20 @@ class RabbitMQMessageTrigger(BaseEventTrigger):
             "match": self.match,
             "prefetch": self.prefetch,
         }
+        if self.one_run_per_message:  # absent otherwise: earlier DAG files' triggers unchanged
+            kwargs["one_run_per_message"] = True
+        return CLASSPATH, kwargs
 
     # -- one consumer per queue, shared by the triggers watching it ---------------------------
     def shared_stream_key(self) -> Hashable:
-        return ("processing-core-rabbitmq", self.queue, self.exchange, *sorted(self.routing_keys))
+        mode = ("one-run-per-message",) if self.one_run_per_message else ()
+        return (
+            "processing-core-rabbitmq",
+            self.queue,
+            self.exchange,
+            *sorted(self.routing_keys),
+            *mode,
+        )
 
     @classmethod
     def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> SharedStreamProducer:
@@ -106,6 +129,7 @@ class RabbitMQMessageTrigger(BaseEventTrigger):
             exchange=kwargs.get("exchange", ""),
             routing_keys=kwargs.get("routing_keys", ()),
             prefetch=kwargs.get("prefetch", 100),
+            paced_by_asset=kwargs["asset_name"] if kwargs.get("one_run_per_message") else None,
         )
 
     async def filter_shared_stream(
@@ -190,13 +214,9 @@ async def recorded_message_ids(asset_name: str) -> RecordedMessages:
         return RecordedMessages()
     import httpx
 
-    headers = {}
-    if settings.airflow_api_token is not None:
-        headers["Authorization"] = f"Bearer {settings.airflow_api_token.get_secret_value()}"
-    base = str(settings.airflow_api_url).rstrip("/") + "/api/v2"
     since = (datetime.now(UTC) - REDELIVERY_WINDOW).isoformat()
     try:
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        async with api_client(settings) as client:
             found = await _listed_message_ids(client, asset_name, since)
     except (httpx.HTTPError, KeyError, TypeError, ValueError) as error:
         log.warning(
@@ -219,20 +239,57 @@ async def recorded_message_ids(asset_name: str) -> RecordedMessages:
     return found
 
 
-async def _listed_message_ids(client: Any, asset_name: str, since: str) -> RecordedMessages:
+def api_client(settings: Any) -> Any:
+    """An HTTP client for Airflow's REST API (`/api/v2`) at AIRFLOW_API_URL."""
+    import httpx
+
+    headers = {}
+    if settings.airflow_api_token is not None:
+        headers["Authorization"] = f"Bearer {settings.airflow_api_token.get_secret_value()}"
+    base = str(settings.airflow_api_url).rstrip("/") + "/api/v2"
+    return httpx.AsyncClient(base_url=base, headers=headers, timeout=30)
+
+
+async def _asset_ids(client: Any, asset_name: str) -> list[int]:
+    """The ids of the asset named `asset_name` (Airflow's name search is a pattern)."""
     assets = await client.get("/assets", params={"name_pattern": asset_name})
     assets.raise_for_status()
+    return [int(asset["id"]) for asset in assets.json()["assets"] if asset["name"] == asset_name]
+
+
+async def _listed_message_ids(client: Any, asset_name: str, since: str) -> RecordedMessages:
     found = RecordedMessages()
-    for asset in assets.json()["assets"]:
-        if asset["name"] != asset_name:
-            continue
-        query = {"asset_id": asset["id"], "timestamp_gte": since}
+    for asset_id in await _asset_ids(client, asset_name):
+        query = {"asset_id": asset_id, "timestamp_gte": since}
         counted = await client.get("/assets/events", params={**query, "limit": 0})
         counted.raise_for_status()
         total = int(counted.json()["total_entries"])
         for offset in range(0, total, PAGE):
             found |= await _read_range(client, query, offset, min(PAGE, total - offset))
     return found
+
+
+async def last_message_in_a_run(client: Any, asset_name: str) -> bool:
+    """Whether every event of `asset_name` is in a run, as far as Airflow's API shows: no DAG
+    has a run queued for the asset, and its newest event was consumed by a run."""
+    for asset_id in await _asset_ids(client, asset_name):
+        queued = await client.get(f"/assets/{asset_id}/queuedEvents")
+        if queued.status_code != 404:
+            queued.raise_for_status()
+            if int(queued.json().get("total_entries", 0)):
+                return False
+        newest = await client.get(
+            "/assets/events", params={"asset_id": asset_id, "order_by": "-timestamp", "limit": 1}
+        )
+        if newest.status_code == 500:
+            # Airflow 3.3 cannot show an event whose run is queued without a start date
+            # (apache/airflow#71360): that event is in a run.
+            continue
+        newest.raise_for_status()
+        events = newest.json()["asset_events"]
+        if events and not events[0].get("created_dagruns"):
+            return False
+    return True
 
 
 class _Unserialisable(Exception):
@@ -293,15 +350,24 @@ class QueueConsumer(SharedStreamProducer):
     trigger resolved it."""
 
     def __init__(
-        self, *, queue: str, exchange: str, routing_keys: Sequence[str], prefetch: int
+        self,
+        *,
+        queue: str,
+        exchange: str,
+        routing_keys: Sequence[str],
+        prefetch: int,
+        paced_by_asset: str | None = None,
     ) -> None:
         self.queue = queue
         self.exchange = exchange
         self.routing_keys = list(routing_keys)
         self.prefetch = prefetch
+        # One run per message: the asset whose runs pace the consumer (see `_paced`).
+        self.paced_by_asset = paced_by_asset
         self.dead_letters = f"{queue}.dead-letter"
         self._connection: Any = None
         self._channel: Any = None
+        self._unsettled = 0  # messages handed to the triggers and not yet advanced
 
     async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
         import aio_pika
@@ -327,12 +393,60 @@ class QueueConsumer(SharedStreamProducer):
             for key in self.routing_keys or ["#"]:
                 await queue.bind(exchange, routing_key=key)
         log.info("Consuming RabbitMQ queue %s at %s:%s", self.queue, host, port)
+        if self.paced_by_asset is not None:
+            async for item in self._paced(queue):
+                yield item
+            return
         async with queue.iterator() as messages:
             async for delivery in messages:
                 message = read_message(delivery)
                 yield message, (delivery, message["problem"])
 
+    async def _paced(self, queue: Any) -> AsyncIterator[tuple[Any, Any]]:
+        """One run per message: take one message from the broker (basic.get, so nothing waits
+        unacknowledged in this process) only once the last one is settled and in a run."""
+        from processing_core.config import ReleaseSettings, load
+
+        settings = load(ReleaseSettings)
+        asset = self.paced_by_asset
+        reported = 0.0
+        async with api_client(settings) if settings.airflow_api_url else _no_api() as client:
+            while True:
+                waiting_for = await self._why_wait(client, settings, asset)
+                if waiting_for:
+                    if time.monotonic() - reported > WAITING_REPORT_SECONDS:
+                        log.warning("Messages of queue %s wait: %s", self.queue, waiting_for)
+                        reported = time.monotonic()
+                    await asyncio.sleep(PACE_SECONDS)
+                    continue
+                delivery = await queue.get(no_ack=False, fail=False)
+                if delivery is None:
+                    await asyncio.sleep(PACE_SECONDS)
+                    continue
+                message = read_message(delivery)
+                self._unsettled += 1
+                yield message, (delivery, message["problem"])
+
+    async def _why_wait(self, client: Any, settings: Any, asset: str | None) -> str:
+        """Why the next message may not be taken yet; "" when it may."""
+        if client is None:
+            return (
+                "one_run_per_message needs Airflow's API: set AIRFLOW_API_URL and "
+                "AIRFLOW_API_TOKEN in the triggerer's environment"
+            )
+        if self._unsettled:
+            return "the last message is not yet an asset event"
+        import httpx
+
+        try:
+            if await last_message_in_a_run(client, str(asset)):
+                return ""
+        except (httpx.HTTPError, KeyError, TypeError, ValueError) as error:
+            return f"cannot ask Airflow at {settings.airflow_api_url} ({type(error).__name__})"
+        return f"the last message of asset {asset} is not yet in a run"
+
     async def advance(self, batch: Sequence[AdvanceItem]) -> None:
+        self._unsettled = max(0, self._unsettled - len(batch))
         for item in batch:
             (delivery, problem), outcome = item.broker_payload, item.outcome
             if outcome.rejected:
@@ -365,6 +479,16 @@ class QueueConsumer(SharedStreamProducer):
     async def aclose(self) -> None:
         if self._connection is not None:
             await asyncio.shield(self._connection.close())
+
+
+class _no_api:
+    """`async with` stand-in for an API client when AIRFLOW_API_URL is not set."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
 
 
 def read_message(delivery: Any) -> dict[str, Any]:

@@ -32,9 +32,15 @@ STATUS_EVENT_KINDS = (
 @dataclass(frozen=True)
 class RabbitMQMessages:
     """The messages of a RabbitMQ `queue` (declared durable; bound to the topic `exchange`
-    by `routing_keys` when given) whose JSON body holds every pair of `match`. Each
-    starts a run of the workflow; its tasks read the message in `self.asset_events`
-    (`extra["payload"]["body"]`). `name` names the asset (default `rabbitmq_<queue>`)."""
+    by `routing_keys` when given) whose JSON body holds every pair of `match` start runs of
+    the workflow; its tasks read their messages in `self.asset_events`
+    (`extra["payload"]["body"]`). `name` names the asset (default `rabbitmq_<queue>`).
+
+    By default a run takes every message that arrived since the run before it (a batch: few
+    runs, however fast messages come). With `one_run_per_message=True` each message gets a
+    run of its own, whose note names it; the next message is taken from the broker once the
+    last one is in a run, so messages wait in the queue rather than in Airflow (the
+    triggerer needs AIRFLOW_API_URL and AIRFLOW_API_TOKEN)."""
 
     queue: str
     exchange: str = ""
@@ -42,6 +48,7 @@ class RabbitMQMessages:
     match: Mapping[str, Any] = field(default_factory=dict)
     name: str | None = None
     prefetch: int = 100
+    one_run_per_message: bool = False
 
     @classmethod
     def status_events(
@@ -52,14 +59,22 @@ class RabbitMQMessages:
         version: str | None = None,
         kinds: Sequence[str] = ("run.succeeded",),
         exchange: str = "processing-core.events",
+        one_run_per_message: bool = False,
     ) -> RabbitMQMessages:
         """processing-core's own status events of `workflow` (one `version`, or any), of
         the given `kinds`, from the events exchange (ISB_EXCHANGE's default): start this
-        workflow when another one's run succeeded, with no sensor holding a worker slot."""
+        workflow when another one's run succeeded, with no sensor holding a worker slot
+        (`one_run_per_message=True`: a run of this workflow for each of those events)."""
         match: dict[str, Any] = {"workflow_name": workflow}
         if version is not None:
             match["workflow_version"] = version
-        return cls(queue=queue, exchange=exchange, routing_keys=tuple(kinds), match=match)
+        return cls(
+            queue=queue,
+            exchange=exchange,
+            routing_keys=tuple(kinds),
+            match=match,
+            one_run_per_message=one_run_per_message,
+        )
 
     @property
     def asset(self) -> Asset:
@@ -67,7 +82,7 @@ class RabbitMQMessages:
         return Asset(f"rabbitmq://queue/{self.queue}", name=self.name or f"rabbitmq_{self.queue}")
 
     def trigger_kwargs(self) -> dict[str, Any]:
-        return {
+        kwargs = {
             "queue": self.queue,
             "asset_name": self.asset.key,
             "exchange": self.exchange,
@@ -75,6 +90,9 @@ class RabbitMQMessages:
             "match": dict(self.match),
             "prefetch": self.prefetch,
         }
+        if self.one_run_per_message:  # absent by default: DAG files of batching unchanged
+            kwargs["one_run_per_message"] = True
+        return kwargs
 
     def problems(self) -> list[str]:
         """What is wrong, each with the fix; [] when fine."""
@@ -108,6 +126,8 @@ class RabbitMQMessages:
             or not (1 <= self.prefetch <= 10_000)
         ):
             found.append(f"{where}: prefetch must be a whole number from 1 to 10000")
+        if not isinstance(self.one_run_per_message, bool):
+            found.append(f"{where}: one_run_per_message must be True or False")
         found.extend(f"{where}: {problem}" for problem in self.asset.problems())
         return found
 
