@@ -35,6 +35,7 @@ def workflow(messages, schedule=None) -> Workflow:
         (RabbitMQMessages("q", exchange="x", routing_keys=("a b",)), "is not a topic pattern"),
         (RabbitMQMessages("q", match={"n": float("nan")}), "match must hold JSON values only"),
         (RabbitMQMessages("q", prefetch=0), "prefetch must be a whole number from 1 to 10000"),
+        (RabbitMQMessages("q", one_run_per_message="yes"), "one_run_per_message must be True"),  # type: ignore[arg-type]
         ("q", "triggered_by 'q' is not RabbitMQMessages(queue=...)"),
     ],
 )
@@ -70,6 +71,63 @@ def test_messages_become_an_asset_watched_by_the_rabbitmq_trigger():
     assert isinstance(beside_asset.to_dag("local").timetable.asset_condition, AssetAny)
     beside_cron = workflow(RabbitMQMessages("q"), schedule="@daily").to_dag("kubernetes")
     assert isinstance(beside_cron.timetable, AssetOrTimeSchedule)
+
+
+def test_one_run_per_message_is_its_own_consumer_and_leaves_batching_files_unchanged():
+    from processing_core.airflow.triggers import RabbitMQMessageTrigger
+
+    batching = RabbitMQMessages("q").trigger_kwargs()
+    assert "one_run_per_message" not in batching  # DAG files exported before keep their trigger
+    each = RabbitMQMessages.status_events("q", workflow="w", one_run_per_message=True)
+    assert each.trigger_kwargs()["one_run_per_message"] is True
+    (watcher,) = workflow(each).to_dag("local").timetable.asset_condition.watchers
+    assert watcher.trigger.serialize()[1]["one_run_per_message"] is True
+    paced = RabbitMQMessageTrigger(**{**batching, "one_run_per_message": True})
+    assert paced.shared_stream_key() != RabbitMQMessageTrigger(**batching).shared_stream_key()
+    producer = RabbitMQMessageTrigger.create_shared_stream_producer(paced.serialize()[1])
+    assert producer.paced_by_asset == "rabbitmq_q"
+    assert RabbitMQMessageTrigger.create_shared_stream_producer(batching).paced_by_asset is None
+
+
+def test_a_run_note_names_the_messages_of_processing_cores_trigger_only():
+    from types import SimpleNamespace
+
+    from processing_core.airflow.asset_queue import message_note
+
+    def event(n: int, extra: dict) -> SimpleNamespace:
+        return SimpleNamespace(id=n, timestamp=datetime(2026, 1, 1, 0, 0, n, tzinfo=UTC),
+                               extra=extra)  # fmt: skip
+
+    def message(n: int, message_id: str) -> SimpleNamespace:
+        return event(n, {"from_trigger": True, "payload": {"message_id": message_id}})
+
+    assert message_note([message(1, "m-1")]) == "message m-1"
+    assert message_note([message(3, "m-3"), message(1, "m-1"), message(2, "m-2")]) == (
+        "3 messages: m-1 .. m-3"
+    )
+    assert message_note([event(1, {"payload": {"message_id": "posted"}}), event(2, {})]) is None
+
+
+def test_airflow_finds_processing_cores_plugin_and_its_listener():
+    from airflow import plugins_manager
+
+    from processing_core.airflow import queue_listener
+    from processing_core.airflow.plugin import ProcessingCorePlugin
+
+    plugins, _ = plugins_manager._get_plugins()
+    assert any(isinstance(plugin, ProcessingCorePlugin) for plugin in plugins)
+    assert ProcessingCorePlugin.listeners == [queue_listener]
+
+
+def test_backlog_without_a_metadata_database_says_what_to_set(tmp_path):
+    from conftest import run_cli
+
+    shown = run_cli("backlog", AIRFLOW_HOME=str(tmp_path),
+                    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path / 'none.db'}")  # fmt: skip
+    assert shown.returncode == 1
+    assert "cannot read Airflow's metadata database" in shown.stderr
+    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in shown.stderr
+    assert "Traceback" not in shown.stderr
 
 
 @pytest.mark.parametrize(
