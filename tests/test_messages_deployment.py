@@ -108,6 +108,15 @@ def all_in_runs_and_done(deployment, dag_id: str, asset: str, expected: int) -> 
     return len(consumed) >= expected and all(consumed.values()) and not active
 
 
+def release_body(folder, release: str) -> bytes:
+    """A message for `Hold`: wait until `folder/release` exists."""
+    return json.dumps({"release": str(folder / release)}).encode()
+
+
+def a_run_is_running(deployment, dag_id: str) -> list[tuple[Any, ...]]:
+    return deployment.query("SELECT 1 FROM dag_run WHERE dag_id = %s AND state = 'running'", dag_id)
+
+
 def unpause(deployment, dag_id: str) -> None:
     deployment.wait_for(f"{dag_id} parsed", lambda: dag_id in deployment.dag_ids())
     deployment.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
@@ -229,17 +238,14 @@ def test_events_airflow_cannot_list_do_not_stop_the_trigger_recognising_the_rest
     name = f"rabbitmq_{queue}"
     unpause(deployment, HELD)
 
-    def body(release: str) -> bytes:
-        return json.dumps({"release": str(tmp_path / release)}).encode()
-
     def runs(state: str) -> list[str]:
         listed = deployment.api("GET", f"dags/{HELD}/dagRuns", params={"state": state})
         return [run["dag_run_id"] for run in listed["dag_runs"]]
 
     (tmp_path / "go-1").touch()
-    publish(queue, [("h-1", body("go-1"))])
+    publish(queue, [("h-1", release_body(tmp_path, "go-1"))])
     (first,) = deployment.wait_for("h-1's run succeeds", lambda: runs("success"))
-    publish(queue, [("h-2", body("go-2"))])  # its run waits for go-2
+    publish(queue, [("h-2", release_body(tmp_path, "go-2"))])  # its run waits for go-2
     deployment.wait_for("h-2's run is running", lambda: runs("running"))
     deployment.api("POST", f"dags/{HELD}/dagRuns/{first}/clear", json={"dry_run": False})
     assert runs("queued") == [first]  # behind the running one: no start date
@@ -262,7 +268,9 @@ def test_events_airflow_cannot_list_do_not_stop_the_trigger_recognising_the_rest
     # A triggerer that starts now lists the asset's events on its first message.
     deployment.stop_process("triggerer")
     deployment.start_process("triggerer")
-    publish(queue, [("h-2", body("go-2")), ("h-3", body("go-3"))])
+    publish(
+        queue, [("h-2", release_body(tmp_path, "go-2")), ("h-3", release_body(tmp_path, "go-3"))]
+    )
     deployment.wait_for("h-3's event", lambda: "h-3" in message_ids(asset_events(deployment, name)))
     assert message_ids(asset_events(deployment, name)) == ["h-1", "h-2", "h-3"]
     assert "Airflow's API cannot show 1 recent events of asset" in deployment.log("triggerer")
@@ -291,16 +299,11 @@ def test_every_message_of_a_burst_is_in_a_run(airflow_deployment, tmp_path):
     queue = f"{deployment.message_prefix}.burst"
     name = f"rabbitmq_{queue}"
     unpause(deployment, BURST)
-
-    def body(release: str) -> bytes:
-        return json.dumps({"release": str(tmp_path / release)}).encode()
-
-    publish(queue, [("b-00", body("hold"))])
-    deployment.wait_for("b-00's run is running", lambda: deployment.query(
-        "SELECT 1 FROM dag_run WHERE dag_id = %s AND state = 'running'", BURST))  # fmt: skip
+    publish(queue, [("b-00", release_body(tmp_path, "hold"))])
+    deployment.wait_for("b-00's run is running", lambda: a_run_is_running(deployment, BURST))
     (tmp_path / "go").touch()
     burst = [f"b-{i:02d}" for i in range(1, 21)]
-    publish(queue, [(message_id, body("go")) for message_id in burst])
+    publish(queue, [(message_id, release_body(tmp_path, "go")) for message_id in burst])
     deployment.wait_for("21 events", lambda: len(asset_events(deployment, name)) == 21)
     waiting = backlog(deployment, BURST)
     assert (waiting["waiting"], waiting["assets"]) == (20, {name: 20}), waiting
@@ -361,8 +364,7 @@ def test_events_arriving_during_a_run_of_an_asset_scheduled_workflow_are_all_con
                        json={"asset_id": asset_id, "extra": {"release": str(tmp_path / release)}})  # fmt: skip
 
     post("hold")
-    deployment.wait_for("the first run is running", lambda: deployment.query(
-        "SELECT 1 FROM dag_run WHERE dag_id = %s AND state = 'running'", FRAMES))  # fmt: skip
+    deployment.wait_for("the first run is running", lambda: a_run_is_running(deployment, FRAMES))
     (tmp_path / "go").touch()
     for _ in range(5):
         post("go")

@@ -251,7 +251,7 @@ def _insert_queue_row(session: Session, item: Pending) -> bool:
 
 def backlog(session: Session, dag_ids: Iterable[str] | None = None) -> list[Backlog]:
     """The backlog of every asset-scheduled DAG (any scope, paused ones too), or of `dag_ids`."""
-    from airflow.models.asset import AssetEvent, DagScheduleAssetReference
+    from airflow.models.asset import AssetEvent, DagScheduleAssetReference, association_table
     from airflow.models.dag import DagModel
     from airflow.models.dagrun import DagRun
     from sqlalchemy.orm import aliased
@@ -271,7 +271,7 @@ def backlog(session: Session, dag_ids: Iterable[str] | None = None) -> list[Back
         ).all()
     )
     reference = DagScheduleAssetReference
-    runs_events = _dagrun_asset_event()
+    runs_events = association_table  # which runs consumed which events
     consumed = (
         exists()
         .where(
@@ -311,12 +311,6 @@ def backlog(session: Session, dag_ids: Iterable[str] | None = None) -> list[Back
         )
         for dag_id in wanted
     ]
-
-
-def _dagrun_asset_event() -> Any:
-    from airflow.models.asset import association_table
-
-    return association_table
 
 
 def message_note(events: Iterable[Any]) -> str | None:

@@ -35,6 +35,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -410,7 +411,7 @@ class QueueConsumer(SharedStreamProducer):
         settings = load(ReleaseSettings)
         asset = self.paced_by_asset
         reported = 0.0
-        async with api_client(settings) if settings.airflow_api_url else _no_api() as client:
+        async with api_client(settings) if settings.airflow_api_url else nullcontext() as client:
             while True:
                 waiting_for = await self._why_wait(client, settings, asset)
                 if waiting_for:
@@ -479,16 +480,6 @@ class QueueConsumer(SharedStreamProducer):
     async def aclose(self) -> None:
         if self._connection is not None:
             await asyncio.shield(self._connection.close())
-
-
-class _no_api:
-    """`async with` stand-in for an API client when AIRFLOW_API_URL is not set."""
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        return None
 
 
 def read_message(delivery: Any) -> dict[str, Any]:
