@@ -107,3 +107,37 @@ def test_a_missing_package_is_not_located_in_the_library_itself():
     completed = run_cli("validate", "no_such_package")
     assert "No module named 'no_such_package'" in completed.stderr
     assert "processing_core" not in completed.stderr  # no frame of ours named as the culprit
+
+
+@pytest.mark.parametrize(
+    ("source", "code", "message"),
+    [
+        (
+            "import sys\nsys.exit('configuration missing')\n",
+            1,
+            "cannot import package 'stops_at_import' (",
+        ),
+        ("raise SystemExit(3)\n", 1, "it called sys.exit(3) while being imported"),
+        (
+            "raise KeyboardInterrupt\n",
+            1,
+            "cannot import package 'stops_at_import' (",
+        ),
+        # A real Ctrl-C while the module imports: the command stops, and says so.
+        ("import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(5)\n", 130,
+         "Error: interrupted"),
+    ],
+)  # fmt: skip
+def test_a_package_that_exits_or_interrupts_at_import_is_named(tmp_path, source, code, message):
+    package = tmp_path / "stops_at_import"
+    package.mkdir()
+    (package / "__init__.py").write_text(source)
+    for command in (("export", "--out", str(tmp_path / "dags")), ("validate",)):
+        completed = run_cli(*command, "stops_at_import", "--version", "1.0.0", cwd=tmp_path)
+        assert completed.returncode == code, completed.stderr
+        assert message in completed.stderr
+        if code == 1:
+            assert "stops_at_import/__init__.py, line" in completed.stderr
+            assert "nothing was written" in completed.stderr or command == ("validate",)
+        assert "Traceback" not in completed.stderr
+        assert not (tmp_path / "dags").exists()

@@ -236,9 +236,10 @@ def test_bad_event_settings_name_the_variable(monkeypatch, variable, value, frag
     completed = run_cli("run-task", "sample_tasks:Echo", *IDENTITY, **events_on)
     assert completed.returncode == 2
     assert fragment in completed.stderr
-    # With events off no event setting is read: it cannot fail the task.
+    # With events off too, a set event variable is checked as `processing-core settings`
+    # checks it: the mistake shows now, not on the day events are turned on.
     quiet = run_cli("run-task", "sample_tasks:Echo", *IDENTITY, **{variable: value})
-    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.returncode == 2 and fragment in quiet.stderr, quiet.stderr
 
 
 def test_mesh_config_gives_the_address_and_isb_host_wins(monkeypatch):

@@ -32,7 +32,7 @@ hostile_text = st.one_of(
 )
 ALLOWED_CALLS = {
     "DAG", "Param", "KubernetesPodOperator", "BashOperator", "SparkKubernetesOperator",
-    "timedelta", "Secret", "StatusCallback", "ResultHook", "SparkSubmitTask",
+    "timedelta", "Secret", "StatusCallback", "ResultHook", "RunValuesHook", "SparkSubmitTask",
     "V1EnvVar", "V1EnvVarSource", "V1ObjectFieldSelector", "V1ResourceRequirements",
 }  # fmt: skip
 

@@ -136,7 +136,16 @@ def test_backlog_without_a_metadata_database_says_what_to_set(tmp_path):
         (b'{"n": NaN}', "the body is not JSON: NaN is not a JSON number"),
         (b"[" * 30_000 + b"]" * 30_000, "the body is nested too deeply"),
         (b"x" * (64 * 1024 + 1), "the body is 65537 bytes; an event takes 65536"),
-        (b"\xff\xfe", "the body is not JSON"),
+        (
+            b"\xff\xfe",
+            "the body is not UTF-8 text (byte 0: b'\\xff'); publish JSON encoded as UTF-8",
+        ),
+        ('{"a": 1}'.encode("utf-16"), "the body is not UTF-8 text"),  # BOM: no guessing
+        ('{"a": 1}'.encode("utf-32-le"), "the body is not JSON"),  # starts with a NUL: not "utf-16"
+        (b'{"a": "\\ud800"}', "body['a'] holds a lone surrogate"),
+        (b'{"a": [{"\\udfff": 1}]}', "body['a'][0] (the key '\\udfff') holds a lone surrogate"),
+        (b'\xef\xbb\xbf{"bom": "utf-8"}', ""),  # a UTF-8 byte-order mark is still UTF-8
+        (b'{"pair": "\\ud83d\\ude00"}', ""),  # an escaped pair is one character
         (b'"text"', "the body is JSON str, not an object"),
         (b'{"ok": true}', ""),
     ],
@@ -150,7 +159,73 @@ def test_a_message_that_cannot_be_an_event_says_why(body, problem):
     delivery = SimpleNamespace(body=body, message_id=None, routing_key="k", redelivered=False)
     message = read_message(delivery)
     assert problem in message["problem"] and bool(message["problem"]) == bool(problem)
+    assert "utf-16" not in message["problem"]  # json.loads(bytes) guessed encodings once
     assert len(message["message_id"]) == 64  # no id given: the body's digest
+
+
+def test_the_consumer_dead_letters_bodies_that_are_not_utf8_json_with_the_reason(bus):
+    """The trigger's consumer against the real broker: what cannot be an event reaches
+    `<queue>.dead-letter` with its reason, and the queue is left empty."""
+    import asyncio
+
+    import pika
+    from airflow.triggers.shared_stream import AdvanceItem, AdvanceOutcome
+    from rabbitmq import closing, connection
+
+    from processing_core.airflow.triggers import QueueConsumer
+
+    queue = f"{bus.name}.hostile"
+    bodies = {
+        "surrogate": b'{"a": "\\ud800"}',
+        "utf-16": '{"a": 1}'.encode("utf-16"),
+        "nul": b'\x00{"a": 1}',
+        "fine": b'{"a": 1}',
+    }
+    with closing(connection()) as conn:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        channel.queue_declare(queue, durable=True)
+        for message_id, body in bodies.items():
+            channel.basic_publish("", queue, body, pika.BasicProperties(message_id=message_id))
+
+    async def consume() -> dict[str, str]:
+        consumer = QueueConsumer(queue=queue, exchange="", routing_keys=(), prefetch=10)
+        problems: dict[str, str] = {}
+        stream = consumer.open_stream()
+        try:
+            async for message, payload in stream:
+                problems[message["message_id"]] = message["problem"]
+                # As Airflow resolves it: the filter rejects what has a problem.
+                outcome = AdvanceOutcome(acked=0 if message["problem"] else 1, failed=0,
+                                         rejected=1 if message["problem"] else 0)  # fmt: skip
+                await consumer.advance([AdvanceItem(payload, outcome)])
+                if len(problems) == len(bodies):
+                    return problems
+        finally:
+            await stream.aclose()
+            await consumer.aclose()
+        return problems
+
+    try:
+        problems = asyncio.run(asyncio.wait_for(consume(), 30))
+        assert problems["fine"] == ""
+        dead = {}
+        with closing(connection()) as conn:
+            channel = conn.channel()
+            while True:
+                method, properties, body = channel.basic_get(f"{queue}.dead-letter", auto_ack=True)
+                if method is None:
+                    break
+                dead[properties.message_id] = (body, properties.headers["x-processing-core-reason"])
+            depth = channel.queue_declare(queue, passive=True).method.message_count
+        assert sorted(dead) == ["nul", "surrogate", "utf-16"]
+        assert all(dead[name][0] == bodies[name] for name in dead)  # the body as sent
+        assert dead["surrogate"][1].startswith("body['a'] holds a lone surrogate")
+        assert dead["utf-16"][1].startswith("the body is not UTF-8 text")
+        assert dead["nul"][1].startswith("the body is not JSON")
+        assert depth == 0
+    finally:
+        bus.delete_queues(queue, f"{queue}.dead-letter")
 
 
 def test_the_example_kubernetes_operators_carry_their_outlets(kubernetes_dags):

@@ -129,16 +129,23 @@ def test_a_message_starts_a_run_and_a_broken_one_is_dead_lettered(airflow_deploy
     written = tmp_path / "record.json"
     body = json.dumps({"write_to": str(written), "text": "hello"}).encode()
     # The publisher sent m-1 twice (a retry): one event, one run.
-    publish(queue, [("m-1", body), ("m-1", body), ("broken-1", b"not json {")])
+    broken = [("broken-1", b"not json {"), ("surrogate-1", b'{"text": "\\ud800"}'),
+              ("utf16-1", '{"text": "hello"}'.encode("utf-16"))]  # fmt: skip
+    publish(queue, [("m-1", body), ("m-1", body), *broken])
     record = json.loads(
         deployment.wait_for("the run's record", lambda: written.is_file() and written.read_text())
     )
     assert record == {"text": "hello", "message_id": "m-1", "run_type": "asset_triggered"}
-    (dead,) = deployment.wait_for("the dead letter", lambda: dead_letters(queue))
-    headers, dead_body = dead
-    assert dead_body == b"not json {"
-    assert headers["x-processing-core-reason"].startswith("the body is not JSON")
-    assert headers["x-processing-core-queue"] == queue
+    dead: list[tuple[dict, bytes]] = []
+    deployment.wait_for(
+        "the dead letters", lambda: dead.extend(dead_letters(queue)) or len(dead) == 3
+    )
+    assert [body for _, body in dead] == [body for _, body in broken]
+    reasons = [headers["x-processing-core-reason"] for headers, _ in dead]
+    assert reasons[0].startswith("the body is not JSON")
+    assert reasons[1].startswith("body['text'] holds a lone surrogate")
+    assert reasons[2].startswith("the body is not UTF-8 text")
+    assert {headers["x-processing-core-queue"] for headers, _ in dead} == {queue}
     assert queue_depth(queue) == 0
     assert message_ids(asset_events(deployment, f"rabbitmq_{queue}")) == ["m-1"]
 

@@ -36,6 +36,34 @@ def test_enums_numpy_scalars_and_str_subclasses_become_plain_literals(tmp_path):
     dag = bag.dags["l0_to_l1_hostile_1.0.0"]
     assert dag.params["gain"] == 1.5 and type(dag.params["gain"]) is float
     assert dag.owner == "imaging" and dag.tasks[0].retries == 3
+    assert dag.params["label"] == "plain label"
+    assert not marker.exists()
+
+
+def test_the_notebooks_parameters_cell_holds_only_literals(tmp_path):
+    """A default whose repr() is code is written as its plain value: running the notebook's
+    setup cell (in a real interpreter) runs none of the author's repr."""
+    import json
+    import subprocess
+    import sys
+
+    import nbformat
+    from conftest import subprocess_env
+
+    marker = tmp_path / "marker"
+    completed = run_cli("notebook", "hostile_values", "--out", str(tmp_path / "notebooks"),
+                        HOSTILE_MARKER=str(marker))  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    (path,) = (tmp_path / "notebooks").glob("*.ipynb")
+    setup = next(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    assert "__import__" not in setup
+    shown = subprocess.run(
+        [sys.executable, "-c", setup + "\nimport json; print(json.dumps(PARAMETERS))"],
+        env=subprocess_env(HOSTILE_MARKER=str(marker)), capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == {"gain": 1.5, "mode": "imaging", "count": 3,
+                                        "label": "plain label"}  # fmt: skip
     assert not marker.exists()
 
 

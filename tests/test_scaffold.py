@@ -58,6 +58,11 @@ def test_init_writes_a_repository_whose_tests_and_export_pass(tmp_path, processi
         ("bad name", "cannot name a pipeline"),
         ("processing-core", "cannot name a pipeline"),
         ("class", "cannot name a pipeline"),
+        # A package named so would shadow what `import` finds now, or be shadowed by it.
+        ("os", "'os', which is a module of Python's standard library"),
+        ("json", "'json', which is a module of Python's standard library"),
+        ("Requests", "'requests', which is a module this Python already imports"),
+        ("pika", "'pika', which is a module this Python already imports"),
     ],
 )
 def test_init_refuses_names_that_cannot_be_a_package(tmp_path, name, fragment):

@@ -8,6 +8,7 @@ logging), no result, no event (published or kept in the outbox), no span and no 
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -99,6 +100,24 @@ def test_settings_and_cli_errors_mask_passwords_in_urls():
     refused = run_cli("publish", "missing.zip", "--url", url)
     assert refused.returncode == 1
     assert_clean(refused.stdout, refused.stderr)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        f"amqp://bus:{TOKEN_CANARY}@rabbit.internal",  # a URL
+        f"amqp://bus:p@ss/{TOKEN_CANARY}@rabbit.internal",  # a password holding @ and /
+        f"bus:{TOKEN_CANARY}@rabbit.internal",  # user:password@host without a scheme
+        f"{TOKEN_CANARY}@rabbit.internal",  # a token alone
+    ],
+)
+def test_settings_mask_credentials_inside_mesh_config(address):
+    mesh = json.dumps({"interservice-bus": {"mesh_address": address, "mesh_port": 5672}})
+    shown = run_cli("settings", MESH_CONFIG=mesh)
+    assert shown.returncode == 0, shown.stderr
+    assert "@rabbit.internal" in shown.stdout and "********" in shown.stdout
+    assert_clean(shown.stdout, shown.stderr)
+    assert "p@ss" not in shown.stdout
 
 
 def test_a_debug_traceback_is_masked_too(tmp_path):

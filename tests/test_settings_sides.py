@@ -1,6 +1,7 @@
 """Settings per side: a running task reads only the concerns it uses, so a setting of another
-side (an export-only one, events when they are off, telemetry without an endpoint) can never
-fail it, and its start imports none of what it does not use."""
+side (an export-only one, telemetry without an endpoint: OTEL_* variables are shared with
+other OpenTelemetry software) can never fail it, and its start imports none of what it does
+not use. Its own event settings are checked whenever one is set, events on or off."""
 
 from __future__ import annotations
 
@@ -76,6 +77,22 @@ def test_a_quiet_run_imports_no_settings_telemetry_or_cli_library():
     # Run settings RunSettings takes as they are need no pydantic either.
     completed, result = run_task("ReportsItsImports", LOG_FORMAT="json", LOGURU_LEVEL="debug")
     assert result["outputs"] == {"imported": [], "sdk": False}
+
+
+def test_event_settings_are_checked_when_set_even_with_events_off():
+    # As `processing-core settings` checks them: exit 2 naming the variable, before the task.
+    completed, result = run_task("Echo", EVENTS_ENABLED="false", ISB_PORT="abc")
+    assert completed.returncode == 2
+    assert "ISB_PORT: Input should be a valid integer" in completed.stderr
+    assert "Traceback" not in completed.stderr and result is None
+    shown = run_cli("settings", ISB_PORT="abc")
+    assert shown.returncode == 1 and "ISB_PORT: Input should be a valid integer" in shown.stderr
+    completed, result = run_task("Echo", EVENTS_ENABLED="false", ISB_PORT="5673")
+    assert completed.returncode == 0 and result["status"] == "success"
+
+
+def test_the_event_variables_are_the_event_settings():
+    assert set(environment.EVENT_VARIABLES) == set(EventSettings.model_fields) - {"events_enabled"}
 
 
 def test_the_broker_password_is_masked_even_when_events_are_off():

@@ -187,6 +187,22 @@ class ResultHook:
             )
 
 
+class RunValuesHook:
+    """`pre_execute` of a generated task: run values too large for one argument (a 200 KiB
+    parameter, the results of several upstreams) reach `run-task` through numbered
+    environment variables; values no pod or process can be given fail the task at once,
+    saying so (processing_core.airflow.large_values)."""
+
+    def __repr__(self) -> str:
+        return "RunValuesHook()"
+
+    def __call__(self, context: Mapping[str, Any]) -> None:
+        from processing_core.airflow.large_values import fit_run_values
+
+        ti = context.get("ti")
+        fit_run_values(getattr(ti, "task", None) or context.get("task"))
+
+
 def termination_reason(task: Any, exception: BaseException | None) -> str | None:
     """Why Kubernetes stopped the task's pod, where Airflow knows it.
 

@@ -252,6 +252,12 @@ def run_workflow(
     failed = False
     for run in runs:
         summary = run.folder.summary
+        for task_id, pid in run.stopped:
+            typer.echo(
+                f"{task_id}: stopped pid {pid}, left running by an earlier runner of "
+                f"{run.folder.path}; it runs again",
+                err=True,
+            )
         typer.echo(
             f"{summary.dag_id} {summary.run_id}: {len(run.to_run)} task(s) in {run.folder.path}"
         )
@@ -749,8 +755,10 @@ def show_settings(
         settings = load_settings()
     except ProcessingCoreError as error:
         raise _fail(error) from None
-    from processing_core.masking import mask
+    from processing_core.masking import mask, register_secrets
 
+    # Secrets inside other values too (a password in a MESH_CONFIG address).
+    register_secrets(settings.secret_values())
     for name, value in settings.model_dump(mode="json").items():
         # SecretStr dumps as "**********"; passwords inside URLs are masked too.
         text = value if isinstance(value, str) else json.dumps(value)
@@ -777,6 +785,13 @@ def main() -> None:
 
     try:
         app(prog_name="processing-core")
+    except SystemExit as stop:
+        # typer turns Ctrl-C into a silent exit 130 (Exit raised from the KeyboardInterrupt).
+        if stop.code == 130 and isinstance(
+            getattr(stop.__context__, "__cause__", None), KeyboardInterrupt
+        ):
+            _error("interrupted")
+        raise
     except KeyboardInterrupt:
         _error("interrupted")
         sys.exit(130)

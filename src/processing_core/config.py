@@ -47,6 +47,15 @@ class MeshService(BaseModel):
     mesh_address: str = Field(min_length=1)
     mesh_port: int = Field(gt=0, lt=65536)
 
+    def credentials(self) -> list[str]:
+        """What the address holds before its last `@` (`user:password@host`, with a scheme or
+        not): the password, or a token given alone. Masked wherever settings are shown."""
+        userinfo, at, _ = self.mesh_address.split("://", 1)[-1].rpartition("@")
+        if not at or not userinfo:
+            return []
+        _user, colon, password = userinfo.partition(":")
+        return [password if colon else userinfo]
+
 
 class RetryConfig(BaseModel):
     """How publishing events retries: attempts, delays growing by `backoff`, random jitter."""
@@ -682,6 +691,9 @@ class EventSettings(_Concern):
             )
         return self
 
+    def _derived_secrets(self) -> list[str]:
+        return [secret for service in self.mesh_config.values() for secret in service.credentials()]
+
     def isb_address(self) -> tuple[str, int]:
         """RabbitMQ's host and port: ISB_HOST/ISB_PORT, else MESH_CONFIG, else localhost:5672."""
         mesh = self.mesh_config.get("interservice-bus")
@@ -758,6 +770,15 @@ class Settings(
 ):
     """Every setting of every concern: what the build side and `processing-core settings`
     read, and what the README's table documents."""
+
+    def _derived_secrets(self) -> list[str]:
+        # Each concern's own (the MRO would give only the first concern's).
+        return [
+            secret
+            for concern in type(self).__mro__[1:]
+            if "_derived_secrets" in vars(concern) and concern is not _Concern
+            for secret in vars(concern)["_derived_secrets"](self)
+        ]
 
 
 def _unrenderable(value: object, where: str, depth: int = 0) -> str | None:

@@ -25,6 +25,23 @@ SECRET_VARIABLES = (
 )
 
 
+# The event settings besides EVENTS_ENABLED: checked whenever one is set, events on or off
+# (tests/test_settings_sides.py keeps this equal to EventSettings').
+EVENT_VARIABLES = (
+    "isb_host",
+    "isb_port",
+    "mesh_config",
+    "isb_username",
+    "isb_password",
+    "isb_exchange",
+    "isb_queue",
+    "isb_queue_type",
+    "isb_timeout_seconds",
+    "retry_config",
+    "events_outbox",
+)
+
+
 def lowered() -> dict[str, str]:
     """The environment with lower-case names (a later duplicate in another case wins)."""
     return {key.lower(): value for key, value in os.environ.items()}

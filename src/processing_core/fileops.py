@@ -80,12 +80,13 @@ def child_path(folder: Path, name: str, what: str = "name") -> Path:
 
 
 @contextmanager
-def exclusive_lock(path: Path, *, wait: bool = True) -> Iterator[bool]:
+def exclusive_lock(path: Path, *, wait: bool = True, holder: str | None = None) -> Iterator[bool]:
     """Hold an exclusive advisory lock on the file `path` (created if missing).
 
     Yields True once held; with `wait=False`, yields False at once when another process
     holds it. Released when the block ends, or by the kernel when the process dies, so a
-    killed holder never leaves it taken.
+    killed holder never leaves it taken. `holder` (who holds it, for people) is written into
+    the file once held: `lock_holder` reads it for the one that has to wait.
     """
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -94,6 +95,21 @@ def exclusive_lock(path: Path, *, wait: bool = True) -> Iterator[bool]:
         except BlockingIOError:
             yield False
             return
+        if holder is not None:
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, holder.encode()[:_HOLDER_BYTES], 0)
         yield True
     finally:
         os.close(descriptor)
+
+
+_HOLDER_BYTES = 1024
+
+
+def lock_holder(path: Path) -> str:
+    """What the holder of the lock at `path` wrote of itself ("" when nothing can be read)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(_HOLDER_BYTES).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""

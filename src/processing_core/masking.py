@@ -18,8 +18,9 @@ from typing import Any, TextIO
 MASK = "********"
 # Values shorter than this are not masked: they would blank out ordinary words.
 MIN_SECRET_LENGTH = 4
-# user:password@ in any URL; the password goes, whatever it is.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@")
+# user:password@ in any URL; the password goes, whatever it is: up to the last `@` before
+# the host (as URL parsers read it), so a password holding `@` is masked whole.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)[^\s/]+@")
 
 
 class Masker:

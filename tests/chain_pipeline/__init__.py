@@ -81,3 +81,34 @@ naps = Workflow("raw", "rested", "naps", version="1.0.0", parameters=PARAMETERS)
 naps.add_node(Nap, task_id="nap_a")
 naps.add_node(Nap, task_id="nap_b")
 naps.add_node(Nap, task_id="after", upstreams=["nap_a", "nap_b"])
+
+
+class Measure(Step):
+    """Reports how much of `payload` reached it, and passes on 60,000 characters of it."""
+
+    def run(self) -> None:
+        self.record()
+        payload = self.parameters["payload"]
+        self.outputs = {"characters": len(payload), "part": payload[:60_000]}
+
+
+class Combine(Step):
+    """Receives its upstreams' outputs: together larger than one command-line argument."""
+
+    def run(self) -> None:
+        self.record()
+        self.outputs = {
+            "received": {task: len(result["part"]) for task, result in self.inputs.items()},
+            "characters": self.inputs["measure_a"]["characters"],
+        }
+
+
+# Values larger than a command line holds: a payload parameter, and inputs of 3 x 60,000.
+payload = Workflow(
+    "raw", "measured", "payload", version="1.0.0",
+    parameters=[Parameter("work", default=".", description="Folder the steps record calls in."),
+                Parameter("payload", default="", description="Any text.")],
+)  # fmt: skip
+for name in ("measure_a", "measure_b", "measure_c"):
+    payload.add_node(Measure, task_id=name)
+payload.add_node(Combine, upstreams=["measure_a", "measure_b", "measure_c"])

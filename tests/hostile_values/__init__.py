@@ -48,6 +48,7 @@ workflow = Workflow(
         Parameter("gain", type="number", default=numpy.float64(1.5)),
         Parameter("mode", type="string", default=Tag.IMAGING, enum=[Tag.IMAGING, "raw"]),
         Parameter("count", type="integer", default=Retries.THREE),
+        Parameter("label", type="string", default=Sneaky("plain label")),
     ],
 )
 workflow.add_node(Calibrate)

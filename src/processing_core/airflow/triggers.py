@@ -490,17 +490,7 @@ def read_message(delivery: Any) -> dict[str, Any]:
     if len(delivery.body) > MAX_BODY_BYTES:
         problem = f"the body is {len(delivery.body)} bytes; an event takes {MAX_BODY_BYTES}"
     else:
-        try:
-            body = json.loads(delivery.body, parse_constant=_no_constant)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            problem = f"the body is not JSON ({error})"
-        except ValueError as error:  # NaN or Infinity: no JSON Airflow can store
-            problem = f"the body is not JSON: {error}"
-        except RecursionError:
-            problem = "the body is nested too deeply"
-        else:
-            if not isinstance(body, dict):
-                problem = f"the body is JSON {type(body).__name__}, not an object"
+        body, problem = _json_object(delivery.body)
     # The publisher's id; a processing-core status event's own; else the body's digest.
     message_id = delivery.message_id
     if not message_id and isinstance(body, dict):
@@ -514,6 +504,60 @@ def read_message(delivery: Any) -> dict[str, Any]:
         "body": body if isinstance(body, dict) else {},
         "problem": problem,
     }
+
+
+def _json_object(data: bytes) -> tuple[Any, str]:
+    """The body as a JSON object, or why it is not one an event can hold.
+
+    UTF-8 only (RFC 8259): `json.loads` of bytes would guess UTF-16 or UTF-32 from the first
+    bytes, and take a text no other reader of the message would. A string may not hold a lone
+    surrogate (`"\\ud800"`): it is no Unicode text, and Airflow could not store the event.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        culprit = data[error.start : error.start + 1]
+        return None, (
+            f"the body is not UTF-8 text (byte {error.start}: {culprit!r}); publish JSON "
+            "encoded as UTF-8"
+        )
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark, which RFC 8259 lets readers skip
+    try:
+        body = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as error:
+        return None, f"the body is not JSON ({error})"
+    except ValueError as error:  # NaN or Infinity: no JSON Airflow can store
+        return None, f"the body is not JSON: {error}"
+    except RecursionError:
+        return None, "the body is nested too deeply"
+    if not isinstance(body, dict):
+        return None, f"the body is JSON {type(body).__name__}, not an object"
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return None, (
+            f"{_lone_surrogate(body)} holds a lone surrogate (an escape such as \\ud800 with no "
+            "pair), which is not Unicode text; escape characters in pairs, or send them as UTF-8"
+        )
+    return body, ""
+
+
+def _lone_surrogate(body: dict[str, Any]) -> str:
+    """Where in `body` (parsed JSON) a string is first not UTF-8, e.g. `body['a'][0]`."""
+    pending: list[tuple[str, Any]] = [("body", body)]
+    while pending:  # depth-first, without recursion (the nesting is as deep as JSON allows)
+        where, value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return where
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                pending += [(f"{where}[{key!r}]", item), (f"{where} (the key {key!r})", key)]
+        elif isinstance(value, list):
+            pending += [(f"{where}[{i}]", item) for i, item in reversed(list(enumerate(value)))]
+    return "body"
 
 
 def _no_constant(name: str) -> Any:

@@ -7,6 +7,7 @@ import pkgutil
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 from processing_core.definition.workflow import Workflow
 from processing_core.errors import ExportError
@@ -20,20 +21,18 @@ def discover_workflows(package: str) -> list[Workflow]:
     """
     _importable_from_working_directory()
     try:
-        root = importlib.import_module(package)
-    except Exception as error:
-        raise ExportError(
-            [f"cannot import package {package!r}{_where(error)}: {_short(error)}"]
-        ) from error
+        root = _import(package)
+    except _ImportFailed as failed:
+        raise ExportError([f"cannot import package {package!r}{failed}"]) from failed.error
     modules = [root]
     problems = []
     for info in _public_submodules(root):
         try:
-            modules.append(importlib.import_module(info))
-        except Exception as error:
+            modules.append(_import(info))
+        except _ImportFailed as failed:
             problems.append(
-                f"cannot import module {info!r}{_where(error)}: {_short(error)}; fix it, or "
-                "make it private (a name starting with '_') if it holds no workflows"
+                f"cannot import module {info!r}{failed}; fix it, or make it private (a name "
+                "starting with '_') if it holds no workflows"
             )
     if problems:
         raise ExportError(problems)
@@ -44,6 +43,41 @@ def discover_workflows(package: str) -> list[Workflow]:
             if isinstance(value, Workflow) and not name.startswith("_"):
                 found.setdefault(id(value), value)
     return sorted(found.values(), key=lambda workflow: workflow.name)
+
+
+class _ImportFailed(Exception):
+    """Importing an author's module failed; str() says where and how (after the name)."""
+
+    def __init__(self, error: BaseException, described: str) -> None:
+        self.error = error
+        super().__init__(f"{_where(error)}: {described}")
+
+
+def _import(name: str) -> Any:
+    """Import an author's module. Whatever it raises becomes one line naming the module:
+    a module that calls sys.exit() or raises KeyboardInterrupt while it is imported must not
+    end the command with its own message, or with none."""
+    try:
+        return importlib.import_module(name)
+    except SystemExit as error:
+        raise _ImportFailed(
+            error,
+            f"it called sys.exit({error.code!r}) while being imported; a module must not "
+            "exit at import (move that into a function)",
+        ) from None
+    except KeyboardInterrupt as error:
+        if _raised_by_author(error):
+            raise _ImportFailed(error, "it raised KeyboardInterrupt while being imported") from None
+        raise  # Ctrl-C: the command stops, saying so
+    except Exception as error:
+        raise _ImportFailed(error, _short(error)) from None
+
+
+def _raised_by_author(error: BaseException) -> bool:
+    """Whether the innermost frame of `error` is the author's `raise` (not a signal that
+    happened to arrive while some library code ran)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and frames[-1].line is not None and "raise" in frames[-1].line
 
 
 def _public_submodules(root: object) -> list[str]:

@@ -23,19 +23,21 @@ def fallback_outbox() -> str:
 
 
 def emitter_for() -> EventEmitter:
-    """The run's event emitter; with EVENTS_ENABLED false no event setting is read, so none
-    can fail the run and pydantic's event models are never imported. SettingsError names a
-    bad ISB_* (or other event) value."""
+    """The run's event emitter. SettingsError names a bad ISB_* (or other event) value: with
+    EVENTS_ENABLED false too, when one is set, as `processing-core settings` checks them (a
+    mistake shows now, not on the day events are turned on). With events off and none set,
+    pydantic's event models are never imported."""
     from processing_core import environment
 
-    if environment.turned_off("events_enabled"):
+    off = environment.turned_off("events_enabled")
+    if off and not environment.given(*environment.EVENT_VARIABLES):
         return EventEmitter(None)
     from processing_core.config import EventSettings, load
     from processing_core.masking import register_secrets
 
     settings = load(EventSettings)
     register_secrets(settings.secret_values())
-    return EventEmitter(settings)
+    return EventEmitter(None if off else settings)
 
 
 class EventEmitter:

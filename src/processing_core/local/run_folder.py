@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from processing_core.errors import LocalRunError
-from processing_core.fileops import atomic_write
+from processing_core.fileops import atomic_write, exclusive_lock, lock_holder
 
 SUMMARY = "run.json"
+# Held by the runner using the folder (fileops.exclusive_lock): one runner at a time.
+LOCK = ".lock"
 # States a task of a local run ends in; only `success` and `skipped` results are reused.
 FINISHED = ("success", "skipped")
 
@@ -100,20 +105,35 @@ class RunFolder:
 
     def prepare_task(
         self, task_id: str, parameters: dict[str, Any], inputs: dict[str, Any]
-    ) -> tuple[Path, Path]:
+    ) -> Path:
         """Write the task's parameters and inputs, set its earlier log and result aside; return
-        the paths of its result and log."""
+        the task's folder (`parameters.json`, `inputs.json`, `result.json`, `log`)."""
         folder = self.task_folder(task_id)
         record = self.summary.tasks.setdefault(task_id, TaskRecord())
         log = folder / "log"
         if log.exists() and record.try_number > 1:  # the try starting now is try_number
             os.replace(log, folder / f"log.{record.try_number - 1}")
-        result = folder / "result.json"
-        result.unlink(missing_ok=True)
+        (folder / "result.json").unlink(missing_ok=True)
         for name, value in (("parameters.json", parameters), ("inputs.json", inputs)):
             text = json.dumps(value, indent=2, sort_keys=True) + "\n"
             atomic_write(folder / name, text.encode())
-        return result, log
+        return folder
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for one runner: LocalRunError names the runner holding it."""
+        path = self.path / LOCK
+        holder = (
+            f"pid {os.getpid()} on {socket.gethostname()}, since "
+            f"{datetime.now(UTC).isoformat(timespec='seconds')}"
+        )
+        with exclusive_lock(path, wait=False, holder=holder) as held:
+            if not held:
+                raise LocalRunError(
+                    f"{self.path} is in use by another `processing-core run` "
+                    f"({lock_holder(path) or 'holder unknown'}); wait for it to end, or stop it"
+                )
+            yield
 
 
 def new_run_id(now: datetime | None = None) -> str:

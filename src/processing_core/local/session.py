@@ -4,14 +4,16 @@ resumed), and the tasks to run."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from processing_core.definition.workflow import Workflow
 from processing_core.errors import LocalRunError
 from processing_core.local.parameters import run_parameters
 from processing_core.local.plan import tasks_to_run
+from processing_core.local.processes import stop_survivors
 from processing_core.local.run_folder import FINISHED, RunFolder, RunSummary, new_run_id
-from processing_core.local.runner import LocalRun
+from processing_core.local.runner import TERMINATION_GRACE, LocalRun
 
 
 def prepare_run(
@@ -31,32 +33,45 @@ def prepare_run(
     if workers < 1:
         raise LocalRunError(f"--workers {workers} must be at least 1")
     edges = workflow.upstream_task_ids()
-    if resume is not None:
-        if params or params_file:
-            raise LocalRunError(
-                "a resumed run keeps the parameters it started with; start a new run (without "
-                "--resume) to change them"
+    hold = ExitStack()  # the run folder's lock, held until the run ends
+    stopped: list[tuple[str, int]] = []
+    try:
+        if resume is not None:
+            if params or params_file:
+                raise LocalRunError(
+                    "a resumed run keeps the parameters it started with; start a new run "
+                    "(without --resume) to change them"
+                )
+            hold.enter_context(RunFolder.open(resume).lock())
+            folder = RunFolder.open(resume)  # read again: no other runner writes it now
+            summary = folder.summary
+            if summary.workflow != workflow.name or (version and version != summary.version):
+                raise LocalRunError(
+                    f"--resume {resume} is a run of {summary.workflow} {summary.version}, not "
+                    f"of {workflow.name} {version or ''}".rstrip()
+                )
+            # Tasks a killed runner left running end (and leave their result) first.
+            stopped = stop_survivors(folder.path, TERMINATION_GRACE)
+            finished = {task for task, rec in summary.tasks.items() if rec.state in FINISHED}
+            to_run = tasks_to_run(edges, finished, from_task=from_task, only=only)
+        else:
+            version = workflow.resolve_version(version)
+            parameters = run_parameters(workflow.parameters, params, params_file)
+            workflow.validate(version=version)
+            summary = RunSummary(
+                workflow=workflow.name,
+                version=version,
+                dag_id=workflow.dag_id(version),
+                run_id=new_run_id(),
+                parameters=parameters,
             )
-        folder = RunFolder.open(resume)
-        summary = folder.summary
-        if summary.workflow != workflow.name or (version and version != summary.version):
-            raise LocalRunError(
-                f"--resume {resume} is a run of {summary.workflow} {summary.version}, not of "
-                f"{workflow.name} {version or ''}".rstrip()
-            )
-        finished = {task for task, record in summary.tasks.items() if record.state in FINISHED}
-        to_run = tasks_to_run(edges, finished, from_task=from_task, only=only)
-    else:
-        version = workflow.resolve_version(version)
-        parameters = run_parameters(workflow.parameters, params, params_file)
-        workflow.validate(version=version)
-        summary = RunSummary(
-            workflow=workflow.name,
-            version=version,
-            dag_id=workflow.dag_id(version),
-            run_id=new_run_id(),
-            parameters=parameters,
-        )
-        to_run = tasks_to_run(edges, set(), from_task=from_task, only=only)
-        folder = RunFolder.create(run_dir, summary)  # once everything is known to be right
-    return LocalRun(workflow=workflow, folder=folder, edges=edges, to_run=to_run, workers=workers)
+            to_run = tasks_to_run(edges, set(), from_task=from_task, only=only)
+            folder = RunFolder.create(run_dir, summary)  # once everything is known to be right
+            hold.enter_context(folder.lock())
+    except BaseException:
+        hold.close()
+        raise
+    return LocalRun(
+        workflow=workflow, folder=folder, edges=edges, to_run=to_run, workers=workers,
+        stopped=stopped, hold=hold,
+    )  # fmt: skip

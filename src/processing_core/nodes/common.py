@@ -124,6 +124,7 @@ def markdown(text: str) -> str:
 
 CALLBACK = "processing_core.airflow_callbacks:StatusCallback"
 RESULT_HOOK = "processing_core.airflow_callbacks:ResultHook"
+RUN_VALUES_HOOK = "processing_core.airflow_callbacks:RunValuesHook"
 IMPORTED_CALLBACK = "processing_core.airflow_callbacks:ImportedCallback"
 
 
@@ -167,6 +168,8 @@ def base_operator_kwargs(node: TaskNode, context: NodeContext) -> dict[str, Any]
         "on_retry_callback": status_callback(
             "task.retrying", context.workflow_name, context.version
         ),
+        # Run values too large for one argument reach run-task through the environment.
+        "pre_execute": Call(RUN_VALUES_HOOK),
         # The result is the XCom (an object on every target); a task whose complete() found
         # its work done shows as skipped; produced assets get the task's extra.
         "post_execute": Call(RESULT_HOOK, kwargs=_result_hook_kwargs(task, context)),

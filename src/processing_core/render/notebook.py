@@ -113,8 +113,17 @@ def workflow_notebook(workflow: Workflow, version: str, module: str, attribute: 
 
 
 def _python(value: dict[str, Any]) -> str:
-    """A dict literal, one parameter a line (repr of JSON values is Python)."""
+    """A dict literal, one parameter a line, written by the DAG files' literal-only renderer:
+    exact built-in values through repr() (a default of a `str` subclass whose repr is code is
+    written as its plain text), never an author's repr."""
+    from processing_core.nodes.spec import plain_data
+    from processing_core.render.literal import ImportTable, to_source
+
     if not value:
         return "{}"
-    lines = [f"    {json.dumps(name)}: {item!r}," for name, item in value.items()]
+    lines = [
+        f"    {json.dumps(name)}: "
+        f"{to_source(plain_data(item, f'parameter {name!r}: default'), ImportTable(), depth=1)},"
+        for name, item in value.items()
+    ]
     return "{\n" + "\n".join(lines) + "\n}"

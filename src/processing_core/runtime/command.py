@@ -17,7 +17,11 @@ Run one task: pre_run, run, post_run (rollback on failure or SIGTERM); write its
 Every outcome writes a result and sends a final event. Exit codes: 0 success, 1 the task
 failed (or its result could not be written), 2 the task, its inputs or the settings could
 not be loaded (or the command line does not parse), 130 interrupted (SIGINT), 143
-terminated (SIGTERM)."""
+terminated (SIGTERM).
+
+Every JSON option also takes where its value is, for values too large for one argument
+(128 KiB): `@FILE` (a file's text), `@-` (standard input), `@env:NAME` (the environment
+variables NAME__1, NAME__2, ... joined)."""
 
 
 # entrypoint.EXIT_UNUSABLE_INPUT, before the entrypoint (and loguru) may be imported.
@@ -84,6 +88,11 @@ def parser() -> argparse.ArgumentParser:
 def run_task_main(argv: list[str]) -> int:
     """Parse `argv` (after `run-task`), run the task, return the exit code."""
     options = parser().parse_args(argv)  # exits 2, with usage, on a bad command line
+    # Started by `processing-core run` (local.processes.RUNNER_PID_VARIABLE): end with it.
+    if "PROCESSING_CORE_RUNNER_PID" in os.environ:
+        from processing_core.local.processes import die_with_runner
+
+        die_with_runner()
 
     from processing_core.masking import MaskingStream, register_secrets
 
@@ -100,6 +109,11 @@ def run_task_main(argv: list[str]) -> int:
     try:
         run = run_options()
     except ProcessingCoreError as error:
+        _error(str(error))
+        return EXIT_UNUSABLE_INPUT
+    try:
+        _read_references(options)
+    except ValueError as error:  # run_values.RunValueError
         _error(str(error))
         return EXIT_UNUSABLE_INPUT
     if "LOGURU_LEVEL" in os.environ:
@@ -156,6 +170,23 @@ def run_task_main(argv: list[str]) -> int:
     except (ProcessingCoreError, ResultPathError) as error:
         _error(str(error))
         return entrypoint.EXIT_UNUSABLE_INPUT
+
+
+# The options whose value is JSON: each may instead name where its value is (`@FILE`, `@-`,
+# `@env:NAME`; processing_core.run_values), for values too large for one argument.
+JSON_OPTIONS = ("parameters", "declared_parameters", "inputs", "conf", "asset_events", "produces")
+
+
+def _read_references(options: argparse.Namespace) -> None:
+    if not any(str(getattr(options, name) or "").startswith("@") for name in JSON_OPTIONS):
+        return
+    from processing_core.run_values import resolve
+
+    used_stdin: list[str] = []
+    for name in JSON_OPTIONS:
+        text = getattr(options, name)
+        if text:
+            setattr(options, name, resolve(name.replace("_", "-"), text, used_stdin=used_stdin))
 
 
 def _error(message: str) -> None:

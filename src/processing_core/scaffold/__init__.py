@@ -37,7 +37,30 @@ def package_name(name: str) -> str:
             f"--name {name!r} cannot name a pipeline: use letters, digits, '-' and '_', "
             "starting with a letter, e.g. --name vbi-pipeline"
         )
+    taken = _taken_by(package)
+    if taken:
+        raise ScaffoldError(
+            f"--name {name!r} would make a package {package!r}, which {taken}: importing it "
+            f"would give one or the other; choose another name, e.g. --name {name}-pipeline"
+        )
     return package
+
+
+def _taken_by(package: str) -> str:
+    """What already answers `import <package>` here ("" when nothing does)."""
+    import sys
+    from importlib.util import find_spec
+
+    if package in sys.stdlib_module_names or package in sys.builtin_module_names:
+        return "is a module of Python's standard library"
+    try:
+        found = find_spec(package)
+    except (ImportError, ValueError):  # a broken module of that name: taken all the same
+        return "is a module this Python already imports (and cannot load)"
+    if found is not None:
+        where = found.origin if found.origin not in (None, "built-in", "frozen") else ""
+        return "is a module this Python already imports" + (f" ({where})" if where else "")
+    return ""
 
 
 def write_scaffold(target: Path, name: str) -> list[Path]:
