@@ -4,6 +4,8 @@ Like Artifactory, it answers HEAD and GET with the file's X-Checksum-Sha256, che
 checksums a PUT declares, and overwrites a file only when the credentials may (Artifactory's
 delete/overwrite permission; `allow_overwrite`). A PUT whose body does not arrive whole
 stores nothing. `redirect_to` answers every request with a 307 to another base URL.
+`answers[path]` answers a GET of `path` in its own way (a server that drips, floods or
+never ends: see `drip` and `endless`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import hashlib
 import http.server
 import json
 import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 
@@ -26,6 +31,7 @@ class Repository:
         self.authorizations: list[str | None] = []
         self.redirect_to: str | None = None
         self.redirect_status = 307
+        self.answers: dict[str, Callable[[http.server.BaseHTTPRequestHandler], None]] = {}
         repository = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -69,7 +75,13 @@ class Repository:
 
             def do_GET(self) -> None:
                 if self._start():
-                    self._file()
+                    answer = repository.answers.get(self.path)
+                    if answer is None:
+                        self._file()
+                        return
+                    # The client may give up: what these answers are for.
+                    with suppress(BrokenPipeError, ConnectionResetError):
+                        answer(self)
 
             def do_DELETE(self) -> None:
                 if self._start():
@@ -126,3 +138,41 @@ class Repository:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def drip(head: bytes, every: float, length: int = 1_000_000) -> Callable[..., None]:
+    """An answer sending `head` (the status line and headers, or part of them) a byte at a
+    time, then a body of `length` bytes, a byte every `every` seconds: each read gets
+    something, so a per-read timeout never fires."""
+
+    def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+        for byte in head:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(every)
+        for _ in range(length):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+            time.sleep(every)
+
+    return answer
+
+
+def endless(total: int, declared: int | None = None) -> Callable[..., None]:
+    """An answer of `total` bytes of zeros, made as it is sent (never held in memory), with
+    `declared` as its Content-Length (none when None: the body ends with the connection)."""
+
+    def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        if declared is not None:
+            handler.send_header("Content-Length", str(declared))
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        chunk = bytes(1 << 16)
+        sent = 0
+        while sent < total:
+            handler.wfile.write(chunk)
+            sent += len(chunk)
+        handler.close_connection = True
+
+    return answer

@@ -90,10 +90,10 @@ def test_published_versions_come_and_go_in_a_running_dag_processor(tmp_path, mon
         publish(tmp_path, repository, "1.2.0")  # keep=2: 1.0.0 goes
         wait_for("1.0.0 gone", lambda: listed(home) == of("1.1.0", "1.2.0"), log)
         cache = tmp_path / "bundles" / BUNDLE / "archives"
-        assert sorted(p.name[:14] for p in cache.iterdir()) == [
-            "workflows-1.1.",
-            "workflows-1.2.",
-        ]  # 1.0.0's unpacked archive went with it
+        kept = RepositoryIndex.parse(repository.files[INDEX_PATH])
+        assert sorted(p.name for p in cache.iterdir()) == sorted(
+            kept.get("workflows", v).archive_sha256 for v in ("1.1.0", "1.2.0")
+        )  # 1.0.0's unpacked archive (kept by its sha256) went with it
         # 1.3.0's archive changed after publishing: refused, and the set stays. (Published
         # elsewhere first, so no refresh ever sees the good bytes.)
         elsewhere = Repository(TOKEN)
@@ -103,7 +103,9 @@ def test_published_versions_come_and_go_in_a_running_dag_processor(tmp_path, mon
             manifest = elsewhere.files[f"/artifactory/dags-local/{entry.manifest}"]
         finally:
             elsewhere.close()
-        repository.files[f"/artifactory/dags-local/{good.name}"] = good.read_bytes() + b"!"
+        changed = bytearray(good.read_bytes())
+        changed[-1] ^= 0xFF  # same size, other bytes (a longer one is refused by its size)
+        repository.files[f"/artifactory/dags-local/{good.name}"] = bytes(changed)
         repository.files[f"/artifactory/dags-local/{entry.manifest}"] = manifest
         index = RepositoryIndex.parse(repository.files[INDEX_PATH])
         index.add("workflows", "1.3.0", entry)

@@ -365,6 +365,9 @@ def test_publish_keeps_an_index_of_every_published_version(tmp_path, repository)
             }
             for seq, version, archive in ((1, "2.0.0", first), (2, "2.1.0", second))
         }},
+        # What a reader may download of each archive, at most (kept apart from the entries,
+        # which readers before it check key by key).
+        "archive_sizes": {a.name: a.stat().st_size for a in (first, second)},
     }  # fmt: skip
     # The index is written after the files it names, and read back.
     puts = [path for method, path in repository.requests if method == "PUT"]

@@ -405,12 +405,22 @@ def bundle(
         str | None,
         typer.Option("--image-digest", help="The image's digest (sha256:...), for the manifest."),
     ] = None,
+    sign: Annotated[
+        Path | None,
+        typer.Option(
+            "--sign",
+            help="Sign the bundle with this Ed25519 private key (from `keygen` or `ssh-keygen "
+            "-t ed25519`; its passphrase in BUNDLE_SIGNING_KEY_PASSPHRASE).",
+        ),
+    ] = None,
 ) -> None:
     """Validate and export every workflow of PACKAGE into one reproducible archive.
 
     `<distribution>-dags-<version>.zip` holds the DAG files and a manifest.json (versions of
     the distribution, processing-core, Airflow and providers; the image; each workflow with
     its dag_id, task ids and the sha256 of its file). The same inputs give the same bytes.
+    With --sign, a signature.json over the manifest: deployments that trust the key
+    (BUNDLE_TRUSTED_KEYS) take only bundles it signed.
     """
     from processing_core.build_utils import discover_workflows, render_workflows
     from processing_core.nodes.dag import ExportOptions
@@ -426,6 +436,7 @@ def bundle(
         )
         raise typer.Exit(code=1)
     try:
+        signing_key = _signing_key(sign) if sign is not None else None
         options = ExportOptions.create(target=target, version=version, image=image)
         workflows = discover_workflows(package)
         results = render_workflows(workflows, options)
@@ -439,26 +450,100 @@ def bundle(
         image=reference,
         image_digest=image_digest,
     )
-    written = write_bundle(results, manifest, out)
+    written = write_bundle(results, manifest, out, signing_key)
     typer.echo(str(written.path))
 
 
-@app.command()
-def verify(archive: Annotated[Path, typer.Argument(help="A bundle made by `bundle`.")]) -> None:
-    """Check a bundle as `install` would (manifest, names, listed files only, sizes, checksums),
-    then that Airflow loads every DAG file with the tasks the manifest lists.
-    """
+def _signing_key(path: Path) -> Any:
+    from processing_core.config import ReleaseSettings, load
+    from processing_core.release.signing import load_signing_key
+
+    passphrase = load(ReleaseSettings).bundle_signing_key_passphrase
+    return load_signing_key(path, passphrase.get_secret_value() if passphrase else None)
+
+
+TrustedKeyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trusted-key",
+        help="A public key (`ssh-ed25519 AAAA...`, or a file of them) the bundle must be signed "
+        "by; repeatable, added to BUNDLE_TRUSTED_KEYS.",
+    ),
+]
+
+
+def _release_checks(trusted_key: list[str] | None) -> tuple[Any, Any]:
+    """The bundle limits and the trusted keys (BUNDLE_TRUSTED_KEYS and --trusted-key)."""
     from processing_core.config import ReleaseSettings, load
     from processing_core.release.archive import BundleLimits
+
+    settings = load(ReleaseSettings)
+    return BundleLimits.from_settings(settings), settings.trusted_keys(*(trusted_key or []))
+
+
+@app.command()
+def verify(
+    archive: Annotated[Path, typer.Argument(help="A bundle made by `bundle`.")],
+    trusted_key: TrustedKeyOption = None,
+) -> None:
+    """Check a bundle as `install` would (signature when keys are trusted, manifest, names,
+    listed files only, sizes, checksums), then that Airflow loads every DAG file with the
+    tasks the manifest lists. No file of the archive is parsed before every check passed.
+    """
     from processing_core.release.verify import verify_bundle
 
-    problems = verify_bundle(archive, BundleLimits.from_settings(load(ReleaseSettings)))
+    try:
+        limits, trusted = _release_checks(trusted_key)
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    problems = verify_bundle(archive, limits, trusted)
     if problems:
         typer.secho(f"Error: {archive} is not sound:", fg=typer.colors.RED, err=True)
         for problem in problems:
             typer.echo(f"- {problem}", err=True)
         raise typer.Exit(code=1)
-    typer.echo(f"{archive}: manifest, checksums and DAG files are sound.")
+    signed = _signed_by(archive, trusted)
+    typer.echo(f"{archive}: {signed}manifest, checksums and DAG files are sound.")
+
+
+def _signed_by(archive: Path, trusted: Any) -> str:
+    """How the sound bundle at `archive` is signed, for people."""
+    from processing_core.release.archive import open_archive, read_signature
+    from processing_core.release.signing import claimed_signer
+
+    with open_archive(archive) as opened:
+        signer = claimed_signer(read_signature(opened, []))
+    if signer is None:
+        return "unsigned; "
+    return f"signed by {signer}{' (trusted)' if trusted else ' (not checked: no key trusted)'}; "
+
+
+@app.command()
+def keygen(
+    path: Annotated[
+        Path, typer.Argument(help="Where the private key goes; the public key goes to PATH.pub.")
+    ],
+    comment: Annotated[
+        str, typer.Option("--comment", help="A note on the public key, e.g. the team's name.")
+    ] = "",
+) -> None:
+    """Make an Ed25519 key pair for signing bundles (`bundle --sign PATH`).
+
+    The private key (PEM, readable by its owner only; encrypted with
+    BUNDLE_SIGNING_KEY_PASSPHRASE when set) signs in CI; the public key line goes into the
+    deployments' BUNDLE_TRUSTED_KEYS. Never overwrites a key.
+    """
+    from processing_core.config import ReleaseSettings, load
+    from processing_core.release.signing import fingerprint_of_line, generate_key
+
+    try:
+        passphrase = load(ReleaseSettings).bundle_signing_key_passphrase
+        line = generate_key(path, passphrase.get_secret_value() if passphrase else None, comment)
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    typer.echo(f"private key: {path} (keep it secret: a CI secret, never in a repository)")
+    typer.echo(f"public key:  {path}.pub ({fingerprint_of_line(line)})")
+    typer.echo(f"trust it:    BUNDLE_TRUSTED_KEYS='{line}'")
 
 
 @app.command()
@@ -511,6 +596,7 @@ def install(
             "--force", help="Replace an installed version of the same number with other files."
         ),
     ] = False,
+    trusted_key: TrustedKeyOption = None,
 ) -> None:
     """Unpack a bundle into the DAGs folder as `<distribution>-<version>/`, atomically.
 
@@ -518,14 +604,16 @@ def install(
     files the manifest lists, with the DAGs folder's permissions. The same version with the
     same files is left as it is; with other files it is refused unless --force. Installs
     and prunes of one DAGs folder take turns (a lock), and whatever a killed one left beside
-    the folder is cleared by the next.
+    the folder is cleared by the next. With trusted keys (BUNDLE_TRUSTED_KEYS, --trusted-key)
+    only a bundle signed by one of them is installed.
     """
-    from processing_core.config import ReleaseSettings, load
-    from processing_core.release.archive import BundleLimits
     from processing_core.release.install import install_bundle
 
-    limits = BundleLimits.from_settings(load(ReleaseSettings))
-    installed = install_bundle(archive, dags_folder, limits, force=force)
+    try:
+        limits, trusted = _release_checks(trusted_key)
+    except ProcessingCoreError as error:
+        raise _fail(error) from None
+    installed = install_bundle(archive, dags_folder, limits, force=force, trusted=trusted)
     typer.echo(
         f"{installed.outcome} {installed.distribution} {installed.version} in {installed.folder}"
     )

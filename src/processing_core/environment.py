@@ -22,6 +22,7 @@ SECRET_VARIABLES = (
     "artifactory_token",
     "artifactory_password",
     "airflow_api_token",
+    "bundle_signing_key_passphrase",
 )
 
 

@@ -16,6 +16,7 @@ EXTRAS = {
     "airflow": "airflow",
     "pyspark": "spark",
     "opentelemetry.exporter.otlp.proto.grpc": "grpc",
+    "cryptography": "sign",
 }
 
 

@@ -20,6 +20,16 @@ running run (Airflow's metadata database, or its API with AIRFLOW_API_URL), as `
 keeps it: a DAG that leaves the bundle goes stale, and the scheduler never schedules the
 rest of its runs. When Airflow cannot be asked, nothing is dropped.
 
+The repository can be slow, hostile or broken, and a refresh runs in the dag-processor's
+loop holding the bundle's lock, so every download is bounded (airflow/repository_fetch.py):
+each GET has a total deadline (BUNDLE_FETCH_SECONDS), a refresh spends at most
+BUNDLE_REFRESH_SECONDS downloading archives (the rest waits for the next refresh, said in one
+line), the index at most BUNDLE_MAX_INDEX_BYTES and BUNDLE_MAX_INDEX_ENTRIES, an archive at
+most the size the index gives it (else BUNDLE_MAX_TOTAL_BYTES and a little), streamed to a
+file and checksummed as it arrives; and an archive many entries list is fetched once. With
+BUNDLE_TRUSTED_KEYS (or `trusted_keys=[...]`) only bundles signed by one of those keys are
+used (release/signing.py).
+
 The bundle's version (`supports_versioning`) is `<seq>-<digest>[+<held>]`: the index's
 state the set was chosen from, a digest of the set (distribution, version, manifest
 sha256), and the index entries (by their seq, dot-separated) held for runs in progress. A
@@ -34,6 +44,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +63,8 @@ MAX_HELD = 16
 # Set folders the dag-processor keeps besides the current one (workers on this machine may
 # still read them; Airflow's own cleanup removes those it tracks).
 KEEP_SETS = 3
-TIMEOUT = (10, 120)
+# What a zip adds to the files it holds (headers, names, a central directory), at most.
+ZIP_SLACK_BYTES = 1 << 20
 
 
 class BundleConfigError(ValueError):
@@ -88,6 +100,7 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
         keep: int | None = None,
         versions: Sequence[str] | None = None,
         conn_id: str | None = None,
+        trusted_keys: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -106,8 +119,13 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
         self.cache = self.base_dir / "archives"
         self._last_error: str | None = None
         self._last_hold_problem: str | None = None
-        # Archives refused once (by distribution, version and sha256): not fetched again.
+        # Entries refused once (by distribution, version and sha256): not tried again; and
+        # archives whose content was refused (by sha256): not fetched again.
         self._refused: set[tuple[str, str, str]] = set()
+        self._refused_archives: dict[str, str] = {}
+        self._settings = _release_settings()
+        self.trusted = _trusted_keys(self._settings, trusted_keys)
+        self._budget = _Budget(self._settings.bundle_refresh_seconds)
 
     # -- where Airflow reads ------------------------------------------------------------------
     @property
@@ -137,6 +155,7 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
         if self.version is not None:
             return  # a worker's bundle is one fixed set
         with self.lock():
+            self._budget = _Budget(self._settings.bundle_refresh_seconds)
             try:
                 index = self._index()
             except (OSError, ValueError) as error:
@@ -144,6 +163,7 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
                 return
             self._last_error = None
             members = self._good_members(index, index.seq)
+            self._budget.report(self.name)
             held = self._held(index, members)
             if held is None:
                 return  # too many to hold: the last set stays (logged)
@@ -223,7 +243,7 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
                     raise ValueError("the repository no longer lists it")
                 member = Member(distribution, version, entry.archive, entry.archive_sha256,
                                 entry.manifest_sha256, entry.seq)  # fmt: skip
-                self._cached(member)
+                self._cached(member, entry.archive_size)
             except (OSError, ValueError) as error:
                 log.warning(
                     "Bundle %s cannot keep %s %s for its runs in progress: %s",
@@ -262,22 +282,27 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
         return found
 
     def _good_members(self, index: Any, seq: int) -> list[Member]:
-        """The versions the retention keeps from the index as of `seq`, skipping (with one
-        log line each) those whose archive fails a check."""
+        """The versions the retention keeps from the index as of `seq`, skipping (with a log
+        line each, the first few of a refresh; then one line counting the rest) those whose
+        archive fails a check. A refused one is neither fetched nor logged again."""
         from packaging.version import InvalidVersion, Version
 
         state = index.as_of(seq)
         chosen: list[Member] = []
+        skips = _SkipLog(self.name)
         for distribution in sorted(state.distributions):
             if self.distributions is not None and distribution not in self.distributions:
                 continue
             versions = state.distributions[distribution]
             ordered = []
-            for version in versions:
+            for version, entry in versions.items():
+                if (distribution, version, entry.archive_sha256) in self._refused:
+                    continue
                 try:
                     ordered.append((Version(version), version))
                 except InvalidVersion:
-                    log.warning("Skipping %s %s: not a PEP 440 version", distribution, version)
+                    skips.add("Skipping %s %s: not a PEP 440 version", distribution, version)
+                    self._refused.add((distribution, version, entry.archive_sha256))
             kept = 0
             for _, version in sorted(ordered, reverse=True):
                 if self.allowed is not None and version not in self.allowed:
@@ -285,62 +310,81 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
                 if self.keep is not None and kept >= self.keep:
                     break
                 entry = versions[version]
-                if (distribution, version, entry.archive_sha256) in self._refused:
-                    continue
                 member = Member(
                     distribution, version, entry.archive, entry.archive_sha256,
                     entry.manifest_sha256,
                 )  # fmt: skip
                 try:
-                    self._cached(member)
+                    self._cached(member, entry.archive_size)
+                except _OutOfTime:  # counted; one line for all of them (Budget.report)
+                    continue
                 except ValueError as error:  # the archive itself: refused for good
-                    log.warning("Skipping %s %s: %s", distribution, version, error)
+                    skips.add("Skipping %s %s: %s", distribution, version, error)
                     self._refused.add((distribution, version, entry.archive_sha256))
                     continue
                 except OSError as error:  # the network or the disk: tried again next time
-                    log.warning("Skipping %s %s for now: %s", distribution, version, error)
+                    skips.add("Skipping %s %s for now: %s", distribution, version, error)
                     continue
                 chosen.append(member)
                 kept += 1
+        skips.close()
         return chosen
 
-    def _cached(self, member: Member) -> Path:
-        """The member's checked, unpacked files (downloaded once, kept by sha256)."""
-        from processing_core.config import ReleaseSettings, load
+    def _cached(self, member: Member, size: int | None = None) -> Path:
+        """The member's checked, unpacked files: its archive downloaded once (by sha256, so
+        once whatever number of entries list it), checked as `install` checks a bundle."""
+        digest = member.archive_sha256
+        unpacked = self.cache / digest
+        if not unpacked.is_dir():
+            if digest in self._refused_archives:
+                raise ValueError(self._refused_archives[digest])
+            try:
+                self._fetch_archive(member, size, unpacked)
+            except ValueError as error:
+                self._refused_archives[digest] = str(error)
+                raise
+        named = _named(unpacked)
+        if named != (member.distribution, member.version):
+            raise ValueError(
+                f"{member.archive} holds {named[0]} {named[1]}, not what the index says"
+            )
+        return unpacked
+
+    def _fetch_archive(self, member: Member, size: int | None, unpacked: Path) -> None:
+        """Download the archive to a file (bounded, checksummed as it streams), check it, and
+        unpack it as `unpacked`. ValueError: its content is refused; OSError: try later."""
+        from processing_core.airflow.repository_fetch import TooLargeError, fetch_to
         from processing_core.release.archive import BundleError, BundleLimits, extract_bundle
 
-        unpacked = self.cache / f"{member.folder}-{member.archive_sha256[:16]}"
-        if unpacked.is_dir():
-            return unpacked
+        limits = BundleLimits.from_settings(self._settings)
+        bound = size if size is not None else limits.max_total_bytes + ZIP_SLACK_BYTES
+        seconds, setting = self._budget.seconds_for_one(self._settings.bundle_fetch_seconds)
         self.cache.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.cache, prefix=".staging-"))
         try:
             archive = staging / member.archive
-            body = self._get(member.archive)
-            digest = hashlib.sha256(body).hexdigest()
-            if digest != member.archive_sha256:
+            try:
+                with archive.open("wb") as sink:
+                    fetched = fetch_to(
+                        f"{self.url}/{member.archive}", sink, max_bytes=bound, seconds=seconds,
+                        auth=self._auth(), deadline_setting=setting,
+                    )  # fmt: skip
+            except TooLargeError as error:
+                raise ValueError(f"{error}; refusing it") from None
+            if fetched.sha256 != member.archive_sha256:
                 raise ValueError(
-                    f"{member.archive} has sha256 {digest}, not the index's "
+                    f"{member.archive} has sha256 {fetched.sha256}, not the index's "
                     f"{member.archive_sha256}: refusing a changed archive"
                 )
-            archive.write_bytes(body)
             files = staging / "files"
             files.mkdir()
             try:
-                manifest = extract_bundle(
-                    archive, files, BundleLimits.from_settings(load(ReleaseSettings))
-                )
+                extract_bundle(archive, files, limits, self.trusted)
             except BundleError as error:
                 raise ValueError("; ".join(error.problems)) from None
-            named = (manifest.distribution.name, manifest.distribution.version)
-            if named != (member.distribution, member.version):
-                raise ValueError(
-                    f"{member.archive} holds {named[0]} {named[1]}, not what the index says"
-                )
             os.rename(files, unpacked)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return unpacked
 
     def _make_set(self, folder: Path, members: list[Member]) -> None:
         """The set's folder, complete before it gets its name: one folder per version."""
@@ -371,32 +415,27 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
 
     def _remove_unused_archives(self, members: list[Member]) -> None:
         """Unpacked archives the current set does not use (fetched again if ever needed)."""
-        used = {f"{m.folder}-{m.archive_sha256[:16]}" for m in members}
+        used = {m.archive_sha256 for m in members}
         for unpacked in self.cache.iterdir() if self.cache.is_dir() else ():
             if unpacked.name not in used and not unpacked.name.startswith(".staging-"):
                 shutil.rmtree(unpacked, ignore_errors=True)
 
     # -- the repository -----------------------------------------------------------------------
     def _index(self) -> Any:
+        from processing_core.airflow.repository_fetch import TooLargeError, fetch_bytes
         from processing_core.release.index import IndexFormatError, RepositoryIndex
 
+        settings = self._settings
         try:
-            return RepositoryIndex.parse(self._get(INDEX))
+            text = fetch_bytes(
+                f"{self.url}/{INDEX}", max_bytes=settings.bundle_max_index_bytes,
+                seconds=settings.bundle_fetch_seconds, auth=self._auth(),
+            )  # fmt: skip
+            return RepositoryIndex.parse(text, max_entries=settings.bundle_max_index_entries)
+        except TooLargeError as error:
+            raise ValueError(f"{error} (BUNDLE_MAX_INDEX_BYTES)") from None
         except IndexFormatError as error:
             raise ValueError(f"{INDEX} is not an index processing-core keeps: {error}") from None
-
-    def _get(self, name: str) -> bytes:
-        import requests
-
-        with requests.Session() as session:
-            session.auth = self._auth()
-            try:
-                response = session.get(f"{self.url}/{name}", timeout=TIMEOUT)
-            except requests.RequestException as error:
-                raise OSError(f"GET {self.url}/{name}: {type(error).__name__}") from None
-        if not response.ok:
-            raise OSError(f"GET {self.url}/{name} answered {response.status_code}")
-        return response.content
 
     def _auth(self) -> Any:
         """Credentials: the Airflow connection `conn_id` (login and password, or a token as
@@ -421,6 +460,99 @@ class ArtifactRepositoryDagBundle(BaseDagBundle):
         else:
             log.info("Bundle %s: still %s", self.name, message)
         self._last_error = message
+
+
+class _SkipLog:
+    """Log lines of skipped versions: the first few of a refresh, then one counting the rest
+    (an index of thousands of bad entries must not flood the dag-processor's log)."""
+
+    SHOWN = 5
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+
+    def add(self, message: str, *args: object) -> None:
+        self.count += 1
+        if self.count <= self.SHOWN:
+            log.warning(message, *args)
+
+    def close(self) -> None:
+        if self.count > self.SHOWN:
+            log.warning(
+                "Bundle %s: %d more versions skipped, as above",
+                self.name,
+                self.count - self.SHOWN,
+            )
+
+
+class _OutOfTime(OSError):
+    """The refresh spent its time downloading: this archive waits for the next one."""
+
+
+class _Budget:
+    """The time one refresh may spend downloading archives, and what it had to leave."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.left = 0
+
+    def seconds_for_one(self, most: float) -> tuple[float, str]:
+        """The time the next download may take, and the setting that bounds it; _OutOfTime
+        when none is left."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self.left += 1
+            raise _OutOfTime("no time left in this refresh")
+        if remaining < most:
+            return remaining, "BUNDLE_REFRESH_SECONDS"
+        return most, "BUNDLE_FETCH_SECONDS"
+
+    def report(self, name: str) -> None:
+        if self.left:
+            log.warning(
+                "Bundle %s: spent %g s (BUNDLE_REFRESH_SECONDS) downloading archives; %d more "
+                "wait for the next refresh",
+                name,
+                self.seconds,
+                self.left,
+            )
+
+
+def _named(unpacked: Path) -> tuple[str, str]:
+    """(distribution, version) the manifest of an unpacked archive names."""
+    from processing_core.release.manifest import MANIFEST, parse_manifest
+
+    manifest, _ = parse_manifest((unpacked / MANIFEST).read_bytes())
+    if manifest is None:  # checked when it was unpacked; changed on disk since
+        raise OSError(f"{unpacked / MANIFEST} is no longer readable")
+    return manifest.distribution.name, manifest.distribution.version
+
+
+def _release_settings() -> Any:
+    from processing_core.config import ReleaseSettings, load
+    from processing_core.errors import SettingsError
+
+    try:
+        return load(ReleaseSettings)
+    except SettingsError as error:
+        raise BundleConfigError(str(error)) from None
+
+
+def _trusted_keys(settings: Any, configured: object) -> Any:
+    """BUNDLE_TRUSTED_KEYS and the bundle's own `trusted_keys`."""
+    from processing_core.release.signing import SigningError, TrustedKeys
+
+    own = _names(configured, "trusted_keys") or frozenset()
+    try:
+        keys = {
+            **settings.trusted_keys().keys,
+            **TrustedKeys.from_items(sorted(own), "trusted_keys").keys,
+        }
+    except SigningError as error:
+        raise BundleConfigError(str(error)) from None
+    return TrustedKeys(keys)
 
 
 def _set_version(seq: int, members: list[Member], held: list[Member]) -> str:

@@ -31,7 +31,7 @@ _PR_SET_PDEATHSIG = 1
 
 def start_time(pid: int) -> str | None:
     """When the process `pid` started (clock ticks since boot, from /proc), None when it does
-    not exist (or this is no Linux: then only whether it exists)."""
+    not exist or has ended (or this is no Linux: then only whether it exists)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
@@ -40,7 +40,9 @@ def start_time(pid: int) -> str | None:
         return _exists(pid)
     # The command name (field 2) may hold spaces and parentheses: count from the last ")".
     fields = stat[stat.rindex(")") + 2 :].split()
-    return fields[19]  # field 22 of stat: starttime
+    if fields[0] in ("Z", "X"):  # field 3, the state: it has ended (a zombie, or dead)
+        return None
+    return fields[19]  # field 22: starttime
 
 
 def _exists(pid: int) -> str | None:

@@ -1,10 +1,11 @@
 """Reading a bundle archive safely: the one check `verify`, `install` and `publish` share.
 
 `check_archive` looks without writing: the manifest is valid, the archive holds exactly the
-files it lists (no more, no fewer, no duplicates), and the sizes its headers declare are
-within the limits. `extract_bundle` then writes exactly those files into a folder, streaming
-each through a byte counter (headers can lie) and a sha256 that must match the manifest.
-Nothing here executes a byte of the archive.
+files it lists (no more, no fewer, no duplicates; besides them only its signature), the sizes
+its headers declare are within the limits, and, when keys are trusted, the manifest carries
+a valid signature by one of them (release/signing.py). `extract_bundle` then writes exactly
+the listed files into a folder, streaming each through a byte counter (headers can lie) and
+a sha256 that must match the (signed) manifest. Nothing here executes a byte of the archive.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import IO, TYPE_CHECKING
 from processing_core.errors import ProcessingCoreError
 from processing_core.fileops import UnsafePathError, child_path
 from processing_core.release.manifest import MANIFEST, Manifest, parse_manifest
+from processing_core.release.signing import MAX_SIGNATURE_BYTES, SIGNATURE, TrustedKeys
 
 if TYPE_CHECKING:
     from processing_core.config import ReleaseSettings
@@ -62,8 +64,14 @@ def open_archive(path: Path) -> zipfile.ZipFile:
         raise BundleError(path, [f"not a readable zip archive ({error})"]) from None
 
 
-def check_archive(archive: zipfile.ZipFile, source: Path, limits: BundleLimits) -> Manifest:
-    """The archive's manifest once every static check passed; BundleError lists the rest."""
+def check_archive(
+    archive: zipfile.ZipFile,
+    source: Path,
+    limits: BundleLimits,
+    trusted: TrustedKeys | None = None,
+) -> Manifest:
+    """The archive's manifest once every static check passed (and, with `trusted` keys, its
+    signature); BundleError lists the rest."""
     problems: list[str] = []
     infos = archive.infolist()
     names = [info.filename for info in infos]
@@ -89,12 +97,19 @@ def check_archive(archive: zipfile.ZipFile, source: Path, limits: BundleLimits) 
         raise BundleError(source, problems)
     with archive.open(MANIFEST) as member:
         data, _digest, _size = _read_capped(member, MANIFEST, limits.max_file_bytes, problems)
-    manifest, manifest_problems = parse_manifest(data) if not problems else (None, [])
+    signature = read_signature(archive, problems)
+    if problems:
+        raise BundleError(source, problems)
+    # The signature first: nothing of an archive a trusted key did not sign is looked into.
+    problems.extend((trusted or TrustedKeys()).problems(signature, data))
+    if problems:
+        raise BundleError(source, problems)
+    manifest, manifest_problems = parse_manifest(data)
     problems.extend(manifest_problems)
     if manifest is None:
         raise BundleError(source, problems)
     listed = set(manifest.files)
-    present = set(names) - {MANIFEST}
+    present = set(names) - {MANIFEST, SIGNATURE}
     for name in sorted(listed - present):
         problems.append(f"{name}: listed in the manifest but missing from the archive")
     for name in sorted(present - listed):
@@ -107,14 +122,26 @@ def check_archive(archive: zipfile.ZipFile, source: Path, limits: BundleLimits) 
     return manifest
 
 
-def extract_bundle(path: Path, folder: Path, limits: BundleLimits) -> Manifest:
+def read_signature(archive: zipfile.ZipFile, problems: list[str]) -> bytes | None:
+    """The bytes of the archive's signature.json (None when it has none)."""
+    if SIGNATURE not in archive.namelist():
+        return None
+    with archive.open(SIGNATURE) as member:
+        data, digest, _size = _read_capped(member, SIGNATURE, MAX_SIGNATURE_BYTES, problems)
+    return data if digest is not None else None
+
+
+def extract_bundle(
+    path: Path, folder: Path, limits: BundleLimits, trusted: TrustedKeys | None = None
+) -> Manifest:
     """Check the bundle at `path` and write exactly its listed files (and manifest) to `folder`.
 
     `folder` must exist and be empty; on BundleError it may hold part of the files, so the
-    caller removes it (install stages it beside the DAGs folder for that reason).
+    caller removes it (install stages it beside the DAGs folder for that reason). With
+    `trusted` keys, a bundle they did not sign is refused before any file is written.
     """
     with open_archive(path) as archive:
-        manifest = check_archive(archive, path, limits)
+        manifest = check_archive(archive, path, limits, trusted)
         problems: list[str] = []
         budget = limits.max_total_bytes
         for name, workflow in sorted(manifest.files.items()):

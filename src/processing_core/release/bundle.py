@@ -10,13 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from processing_core._meta import library_version
 from processing_core.build_utils.export import ExportResult
 from processing_core.definition import naming
 from processing_core.fileops import atomic_write
 from processing_core.release.manifest import MANIFEST, MANIFEST_VERSION
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 # Zip entries carry a timestamp; a fixed one keeps the same inputs the same bytes.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -83,13 +86,21 @@ def manifest_bytes(manifest: dict[str, Any]) -> bytes:
 
 
 def write_bundle(
-    results: Sequence[ExportResult], manifest: dict[str, Any], out_dir: Path
+    results: Sequence[ExportResult],
+    manifest: dict[str, Any],
+    out_dir: Path,
+    signing_key: Ed25519PrivateKey | None = None,
 ) -> Bundle:
-    """Write the archive atomically (a reader never sees half of it) and return it."""
+    """Write the archive atomically (a reader never sees half of it) and return it; with a
+    `signing_key`, signed (release/signing.py: the signature is deterministic too)."""
     distribution = manifest["distribution"]
     path = out_dir / archive_name(distribution["name"], distribution["version"])
     entries = {result.file_name: result.source.encode() for result in results}
     entries[MANIFEST] = manifest_bytes(manifest)
+    if signing_key is not None:
+        from processing_core.release.signing import SIGNATURE, sign_manifest
+
+        entries[SIGNATURE] = sign_manifest(entries[MANIFEST], signing_key)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(entries):

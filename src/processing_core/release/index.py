@@ -7,14 +7,15 @@ text (sorted keys, no timestamps): publishing the same version again changes not
 
 Each entry has a `seq`, one more than the highest before it when it was added or changed:
 the index as it was at any moment is the entries with `seq` up to that moment's highest,
-so a reader can name a past state with one number and rebuild it later.
+so a reader can name a past state with one number and rebuild it later. `archive_sizes`
+gives each archive's size, the most a reader downloads of it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 INDEX = "index.json"
@@ -29,18 +30,20 @@ class IndexFormatError(ValueError):
 
 @dataclass(frozen=True)
 class IndexEntry:
-    """One published version: its archive and manifest, by name and sha256."""
+    """One published version: its archive and manifest, by name and sha256, and the archive's
+    size in bytes when the index records it (what a reader may download at most)."""
 
     archive: str
     archive_sha256: str
     manifest: str
     manifest_sha256: str
     seq: int = 0
+    archive_size: int | None = None
 
     @classmethod
-    def from_data(cls, data: object, where: str) -> IndexEntry:
-        if not isinstance(data, dict) or set(data) != set(cls.__dataclass_fields__):
-            raise IndexFormatError(f"{where}: an entry is {sorted(cls.__dataclass_fields__)}")
+    def from_data(cls, data: object, where: str, archive_size: int | None = None) -> IndexEntry:
+        if not isinstance(data, dict) or not set(_ENTRY_KEYS) <= set(data):
+            raise IndexFormatError(f"{where}: an entry is {sorted(_ENTRY_KEYS)}")
         for key in ("archive", "manifest"):
             if not isinstance(data[key], str) or not _NAME_RE.fullmatch(data[key]):
                 raise IndexFormatError(f"{where}: {key} {data[key]!r} is not a file name")
@@ -50,11 +53,23 @@ class IndexEntry:
         seq = data["seq"]
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
             raise IndexFormatError(f"{where}: seq is not a whole number >= 1")
-        return cls(**data)
+        # Keys a later writer may add are left for it: this reader knows these.
+        return cls(**{key: data[key] for key in _ENTRY_KEYS}, archive_size=archive_size)
 
     def same_files(self, other: IndexEntry | None) -> bool:
         """Whether `other` names the same archive and manifest (whatever its seq)."""
-        return other is not None and vars(self) | {"seq": 0} == vars(other) | {"seq": 0}
+        return other is not None and all(
+            getattr(self, key) == getattr(other, key)
+            for key in ("archive", "archive_sha256", "manifest", "manifest_sha256")
+        )
+
+    def data(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in _ENTRY_KEYS}
+
+
+# An entry's keys. The archive's size is kept apart, in the index's `archive_sizes`: readers
+# written before it refuse an entry with a key they do not know.
+_ENTRY_KEYS = ("archive", "archive_sha256", "manifest", "manifest_sha256", "seq")
 
 
 @dataclass
@@ -68,8 +83,9 @@ class RepositoryIndex:
         return cls({})
 
     @classmethod
-    def parse(cls, text: bytes | str) -> RepositoryIndex:
-        """Read an index; IndexFormatError says what is wrong with one that is not."""
+    def parse(cls, text: bytes | str, max_entries: int | None = None) -> RepositoryIndex:
+        """Read an index; IndexFormatError says what is wrong with one that is not (or that
+        lists more than `max_entries` versions)."""
         try:
             document = json.loads(text)
         except (ValueError, RecursionError) as error:
@@ -79,14 +95,29 @@ class RepositoryIndex:
         listed = document.get("distributions")
         if not isinstance(listed, dict):
             raise IndexFormatError("`distributions` is not an object")
+        count = sum(len(versions) for versions in listed.values() if isinstance(versions, dict))
+        if max_entries is not None and count > max_entries:
+            raise IndexFormatError(
+                f"it lists {count} versions, more than the {max_entries} a reader takes "
+                "(BUNDLE_MAX_INDEX_ENTRIES)"
+            )
+        sizes = document.get("archive_sizes", {})
+        if not isinstance(sizes, dict) or not all(
+            isinstance(size, int) and not isinstance(size, bool) and size >= 0
+            for size in sizes.values()
+        ):
+            raise IndexFormatError("`archive_sizes` is not an object of whole numbers")
         distributions: dict[str, dict[str, IndexEntry]] = {}
         for name, versions in listed.items():
             if not isinstance(versions, dict):
                 raise IndexFormatError(f"{name}: its versions are not an object")
             distributions[name] = {
-                version: IndexEntry.from_data(entry, f"{name} {version}")
+                version: IndexEntry.from_data(
+                    entry, f"{name} {version}",
+                    sizes.get(entry.get("archive")) if isinstance(entry, dict) else None,
+                )
                 for version, entry in versions.items()
-            }
+            }  # fmt: skip
         return cls(distributions)
 
     def get(self, distribution: str, version: str) -> IndexEntry | None:
@@ -102,7 +133,7 @@ class RepositoryIndex:
 
     def add(self, distribution: str, version: str, entry: IndexEntry) -> IndexEntry:
         """Record `entry` (its seq: one more than the highest); returns what was recorded."""
-        recorded = IndexEntry(**{**vars(entry), "seq": self.seq + 1})
+        recorded = replace(entry, seq=self.seq + 1)
         self.distributions.setdefault(distribution, {})[version] = recorded
         return recorded
 
@@ -118,11 +149,15 @@ class RepositoryIndex:
         )
 
     def to_json(self) -> bytes:
+        entries = [entry for versions in self.distributions.values() for entry in versions.values()]
         document: dict[str, Any] = {
             "format": FORMAT,
             "distributions": {
-                name: {version: vars(entry) for version, entry in versions.items()}
+                name: {version: entry.data() for version, entry in versions.items()}
                 for name, versions in self.distributions.items()
             },
         }
+        sizes = {e.archive: e.archive_size for e in entries if e.archive_size is not None}
+        if sizes:
+            document["archive_sizes"] = sizes
         return (json.dumps(document, sort_keys=True, indent=1) + "\n").encode()

@@ -28,6 +28,7 @@ from processing_core.errors import ProcessingCoreError
 from processing_core.fileops import child_path, exclusive_lock
 from processing_core.release.archive import BundleLimits, extract_bundle
 from processing_core.release.manifest import MANIFEST, Manifest, parse_manifest
+from processing_core.release.signing import TrustedKeys
 
 LOCK = ".processing-core.lock"
 
@@ -55,13 +56,19 @@ class Inventory:
 
 
 def install_bundle(
-    path: Path, dags_folder: Path, limits: BundleLimits | None = None, *, force: bool = False
+    path: Path,
+    dags_folder: Path,
+    limits: BundleLimits | None = None,
+    *,
+    force: bool = False,
+    trusted: TrustedKeys | None = None,
 ) -> InstalledVersion:
     """Install the bundle at `path` as `dags_folder/<distribution>-<version>/`.
 
     The same version already installed with the same files is left as it is (`unchanged`);
     with other files it is refused, naming them, unless `force` (`replaced`). Folders and
     files get the permissions of the DAGs folder, so a scheduler of another user reads them.
+    With `trusted` keys, only a bundle signed by one of them is installed.
     """
     limits = limits or BundleLimits()
     _prepare(dags_folder, create=True)
@@ -70,7 +77,7 @@ def install_bundle(
             tempfile.mkdtemp(prefix=_staging_prefix(dags_folder), dir=dags_folder.parent)
         )
         try:
-            manifest = extract_bundle(path, staging, limits)
+            manifest = extract_bundle(path, staging, limits, trusted)
             _match_permissions(staging, dags_folder)
             target = child_path(dags_folder, manifest.folder_name, "installed folder")
             if not (target.exists() or target.is_symlink()):

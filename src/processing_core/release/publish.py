@@ -74,8 +74,9 @@ def publish_bundle(
     """PUT the archive and its manifest under `url`; say what was written and what was there."""
     base = _repository_url(url)
     with open_archive(path) as archive:
-        # The checks install makes: never publish what no deployment would install.
-        check_archive(archive, path, BundleLimits.from_settings(settings))
+        # The checks install makes: never publish what no deployment would install (with
+        # BUNDLE_TRUSTED_KEYS here too: an unsigned bundle).
+        check_archive(archive, path, BundleLimits.from_settings(settings), settings.trusted_keys())
         manifest = archive.read(MANIFEST)
     data = path.read_bytes()
     uploads = [
@@ -110,6 +111,7 @@ def publish_bundle(
         archive_sha256=hashlib.sha256(data).hexdigest(),
         manifest=uploads[1][0].rsplit("/", 1)[1],
         manifest_sha256=hashlib.sha256(manifest).hexdigest(),
+        archive_size=len(data),
     )
     report.index_written = _record(client, index_url, distribution, entry)
     return report

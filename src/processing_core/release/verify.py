@@ -8,17 +8,21 @@ from pathlib import Path
 from processing_core.extras import require
 from processing_core.release.archive import BundleError, BundleLimits, extract_bundle
 from processing_core.release.manifest import Manifest
+from processing_core.release.signing import TrustedKeys
 
 
-def verify_bundle(path: Path, limits: BundleLimits | None = None) -> list[str]:
+def verify_bundle(
+    path: Path, limits: BundleLimits | None = None, trusted: TrustedKeys | None = None
+) -> list[str]:
     """Every problem of the bundle at `path`, each naming the file; [] when it is sound.
 
     What `install` would refuse is refused here by the same code, before any file of the
-    archive is parsed: Airflow only ever runs an archive that passed every static check.
+    archive is parsed: Airflow only ever runs an archive that passed every static check, and,
+    with `trusted` keys, whose signature by one of them matches its manifest.
     """
     with tempfile.TemporaryDirectory(prefix="processing-core-verify-") as folder:
         try:
-            manifest = extract_bundle(path, Path(folder), limits or BundleLimits())
+            manifest = extract_bundle(path, Path(folder), limits or BundleLimits(), trusted)
         except BundleError as error:
             return error.problems
         return _airflow_problems(Path(folder), manifest)
