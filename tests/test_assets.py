@@ -19,6 +19,7 @@ from processing_core import (
     Workflow,
     WorkflowDefinitionError,
 )
+from processing_core.airflow import to_dag
 from processing_core.config import load_settings
 
 IDENTITY = ("--workflow-name=w", "--workflow-version=1", "--task-id=t")
@@ -144,7 +145,7 @@ def test_outlets_and_schedules_are_airflows_own(tmp_path):
 
     daily = Asset("s3://vbi/l1/{ds}", name="vbi_l1_daily")
     producer = workflow(produces=[A, daily])
-    dag = producer.to_dag("kubernetes")
+    dag = to_dag(producer, "kubernetes")
     assert dag.get_task("makes").outlets == [
         AirflowAsset(name="vbi_l1", uri="s3://vbi/l1", group="asset"),
         AssetAlias(name="vbi_l1_daily", group="asset"),
@@ -152,13 +153,13 @@ def test_outlets_and_schedules_are_airflows_own(tmp_path):
     on_both = Workflow("l1", "report", "assets", version="1.0.0", schedule=A & daily,
                        workflow_package="test_assets")  # fmt: skip
     on_both.add_node(Makes, produces=[B])
-    timetable = on_both.to_dag("local").timetable
+    timetable = to_dag(on_both, "local").timetable
     assert isinstance(timetable.asset_condition, AssetAll)
     either = Workflow("l1", "either", "assets", version="1.0.0", workflow_package="test_assets",
                       schedule=AssetsOrCron("0 6 * * *", A | B),
                       start_date=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
     either.add_node(Makes, produces=[])
-    timetable = either.to_dag("kubernetes").timetable
+    timetable = to_dag(either, "kubernetes").timetable
     assert isinstance(timetable, AssetOrTimeSchedule)
     assert isinstance(timetable.asset_condition, AssetAny)
     assert timetable.timetable.expression == "0 6 * * *"
@@ -194,7 +195,7 @@ def test_the_runs_asset_events_reach_the_task_bounded_and_jinja_safe(target):
     consumer = Workflow("l1", "report", "assets", version="1.0.0", schedule=A,
                         workflow_package="test_assets")  # fmt: skip
     consumer.add_node(Makes, produces=[B])
-    dag = consumer.to_dag(target)
+    dag = to_dag(consumer, target)
     operator = dag.get_task("makes")
     events = [consumed_event("vbi_l1", "s3://vbi/l1", {"n": i, "note": "{{ 7 * 7 }}"}, i % 60)
               for i in range(2000)]  # fmt: skip

@@ -8,6 +8,7 @@ import pytest
 import sample_tasks
 
 from processing_core import Workflow, WorkflowDefinitionError
+from processing_core.airflow import to_dag
 from processing_core.config import load_settings
 
 
@@ -19,8 +20,8 @@ def scheduled(**options) -> Workflow:
 
 
 def test_catchup_reaches_the_dag_and_is_off_by_default():
-    assert scheduled().to_dag("local", settings=load_settings()).catchup is False
-    assert scheduled(catchup=True).to_dag("local", settings=load_settings()).catchup is True
+    assert to_dag(scheduled(), "local", settings=load_settings()).catchup is False
+    assert to_dag(scheduled(catchup=True), "local", settings=load_settings()).catchup is True
 
 
 def test_catchup_must_be_a_bool():

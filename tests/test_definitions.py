@@ -9,6 +9,7 @@ import pytest
 import sample_tasks
 
 from processing_core import Parameter, Resources, Workflow
+from processing_core.airflow import to_dag
 from processing_core.config import load_settings
 from processing_core.definition.naming import dns_label, image_tag, label_value, snake_case
 from processing_core.definition.parameters import resolve_parameters
@@ -92,7 +93,7 @@ def test_same_class_twice_and_upstreams_by_class_or_id():
         "other_b": ("good",),
         "join": ("other_a", "other_b"),
     }
-    dag = workflow.to_dag(target="local")
+    dag = to_dag(workflow, target="local")
     assert dag.get_task("join").upstream_task_ids == {"other_a", "other_b"}
 
 
@@ -107,7 +108,7 @@ def test_parameter_schemas():
         "l0", "l1", "vbi", version="1.0.0", workflow_package="invalid_tasks", parameters=[required]
     )
     workflow.add_node(t.Good)
-    param = workflow.to_dag().params.get_param("target")
+    param = to_dag(workflow).params.get_param("target")
     from airflow.sdk.definitions.param import ParamValidationError
 
     with pytest.raises(ParamValidationError, match="No value passed"):
@@ -121,7 +122,7 @@ def test_doc_ending_in_md_stays_text():
         "l0", "l1", "vbi", version="1.0.0", workflow_package="invalid_tasks", doc_md=class_doc
     )
     workflow.add_node(t.Good)
-    assert workflow.to_dag().doc_md == class_doc + "\n"
+    assert to_dag(workflow).doc_md == class_doc + "\n"
 
 
 def test_scheduled_workflow_with_start_date():
@@ -132,7 +133,7 @@ def test_scheduled_workflow_with_start_date():
         schedule="0 3 * * *", start_date=datetime(2026, 1, 1, tzinfo=UTC), max_active_runs=2,
     )  # fmt: skip
     workflow.add_node(t.Good)
-    dag = workflow.to_dag()
+    dag = to_dag(workflow)
     assert dag.start_date == datetime(2026, 1, 1, tzinfo=UTC)
     assert dag.max_active_runs == 2
     assert dag.timetable.expression == "0 3 * * *"

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLE_VERSION, load_dagbag, option
 
+from processing_core.airflow import to_dag
+
 L1_DAG = f"l0_to_l1_vbi_{EXAMPLE_VERSION}"
 QUICKLOOK_DAG = f"l0_to_quicklook_vbi_{EXAMPLE_VERSION}"
 L1_EDGES = {
@@ -219,7 +221,7 @@ def test_in_memory_dag_matches_the_file(kubernetes_dags: Path):
     from workflows.l0_to_l1 import l0_to_l1
 
     from_file = load_dagbag(kubernetes_dags).dags[L1_DAG]
-    in_memory = l0_to_l1.to_dag(version=EXAMPLE_VERSION)
+    in_memory = to_dag(l0_to_l1, version=EXAMPLE_VERSION)
     assert in_memory.dag_id == from_file.dag_id
     assert {t.task_id: t.upstream_task_ids for t in in_memory.tasks} == {
         t.task_id: t.upstream_task_ids for t in from_file.tasks

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from processing_core import Asset, RabbitMQMessages, TaskBase, Workflow
+from processing_core.airflow import to_dag
 from processing_core.config import load_settings
 
 
@@ -52,7 +53,7 @@ def test_messages_become_an_asset_watched_by_the_rabbitmq_trigger():
     follows = RabbitMQMessages.status_events(
         "vbi.done", workflow="l0_to_l1_vbi", version="1.4.0", exchange="events"
     )
-    dag = workflow(follows).to_dag("local")
+    dag = to_dag(workflow(follows), "local")
     asset = dag.timetable.asset_condition
     assert (asset.name, asset.uri) == ("rabbitmq_vbi.done", "rabbitmq://queue/vbi.done")
     (watcher,) = asset.watchers
@@ -68,8 +69,8 @@ def test_messages_become_an_asset_watched_by_the_rabbitmq_trigger():
     assert other.shared_stream_key() == trigger.shared_stream_key()
     # Beside a schedule: any of its assets, or the cron as well.
     beside_asset = workflow(RabbitMQMessages("q"), schedule=Asset("s3://b/l1", name="l1"))
-    assert isinstance(beside_asset.to_dag("local").timetable.asset_condition, AssetAny)
-    beside_cron = workflow(RabbitMQMessages("q"), schedule="@daily").to_dag("kubernetes")
+    assert isinstance(to_dag(beside_asset, "local").timetable.asset_condition, AssetAny)
+    beside_cron = to_dag(workflow(RabbitMQMessages("q"), schedule="@daily"), "kubernetes")
     assert isinstance(beside_cron.timetable, AssetOrTimeSchedule)
 
 
@@ -80,7 +81,7 @@ def test_one_run_per_message_is_its_own_consumer_and_leaves_batching_files_uncha
     assert "one_run_per_message" not in batching  # DAG files exported before keep their trigger
     each = RabbitMQMessages.status_events("q", workflow="w", one_run_per_message=True)
     assert each.trigger_kwargs()["one_run_per_message"] is True
-    (watcher,) = workflow(each).to_dag("local").timetable.asset_condition.watchers
+    (watcher,) = to_dag(workflow(each), "local").timetable.asset_condition.watchers
     assert watcher.trigger.serialize()[1]["one_run_per_message"] is True
     paced = RabbitMQMessageTrigger(**{**batching, "one_run_per_message": True})
     assert paced.shared_stream_key() != RabbitMQMessageTrigger(**batching).shared_stream_key()

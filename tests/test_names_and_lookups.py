@@ -12,6 +12,7 @@ from conftest import export_package, run_cli
 from test_pods import K8S_VERSION, pod_manifest
 
 from processing_core import RunContext, Workflow, WorkflowDefinitionError
+from processing_core.airflow import to_dag
 from processing_core.config import load_settings
 
 
@@ -31,7 +32,7 @@ def test_a_dashed_workflow_makes_valid_pods():
     workflow = Workflow("l0", "l1", "vbi", detail="summit-calibrated", version="1.2.0",
                         workflow_package="sample_tasks")  # fmt: skip
     workflow.add_node(sample_tasks.Declared)
-    manifest = pod_manifest(workflow.to_dag(settings=load_settings()).get_task("declared"))
+    manifest = pod_manifest(to_dag(workflow, settings=load_settings()).get_task("declared"))
     kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
     assert manifest["metadata"]["labels"]["processing-core/workflow"] == (
         "l0_to_l1_vbi_summit-calibrated"

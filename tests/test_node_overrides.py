@@ -12,6 +12,7 @@ from conftest import export_package, option
 from test_pods import K8S_VERSION, pod_manifest
 
 from processing_core import Resources, Workflow, WorkflowDefinitionError
+from processing_core.airflow import to_dag
 from processing_core.config import load_settings
 
 
@@ -32,7 +33,7 @@ def two_sizes() -> Workflow:
 
 
 def test_overrides_reach_airflow_and_the_pod_for_that_node_only():
-    dag = two_sizes().to_dag(settings=load_settings())
+    dag = to_dag(two_sizes(), settings=load_settings())
     declared, big = dag.get_task("as_declared"), dag.get_task("big")
     assert (declared.retries, big.retries) == (3, 0)
     assert big.retry_delay == timedelta(seconds=5)

@@ -41,7 +41,7 @@ def test_build_side_modules_load_no_run_time_dependency():
     code = (
         "import sys\n"
         "import processing_core.build_utils, processing_core.nodes.dag, processing_core.cli\n"
-        "import processing_core.render.dag_file, processing_core.render.in_memory\n"
+        "import processing_core.render.dag_file, processing_core.airflow.dag\n"
         "import processing_core.release.bundle, processing_core.release.install\n"
         "from processing_core.build_utils import discover_workflows, render_workflows\n"
         "from processing_core.nodes.dag import ExportOptions\n"

@@ -11,6 +11,7 @@ from conftest import EXAMPLE_VERSION, load_dagbag, option, template_context
 from kubernetes.client import ApiClient
 
 from processing_core import Workflow
+from processing_core.airflow import to_dag
 from processing_core.config import load_settings
 
 K8S_VERSION = "1.37.0"
@@ -55,7 +56,7 @@ def test_declared_resources_secrets_and_profile_reach_the_pod():
 
     workflow = Workflow("raw", "clean", "test", version="3.1.4", workflow_package="sample_tasks")
     workflow.add_node(sample_tasks.Declared)
-    dag = workflow.to_dag(settings=load_settings(k8s_namespace="science"))
+    dag = to_dag(workflow, settings=load_settings(k8s_namespace="science"))
     manifest = pod_manifest(dag.get_task("declared"))
     kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
     container = manifest["spec"]["containers"][0]

@@ -8,6 +8,7 @@ import pytest
 import sample_tasks
 
 from processing_core import Workflow
+from processing_core.airflow import to_dag
 from processing_core.config import load_settings
 from processing_core.errors import SettingsError
 
@@ -23,7 +24,7 @@ def test_a_profile_queue_reaches_the_local_targets_operator(monkeypatch):
     monkeypatch.setenv(
         "RESOURCE_PROFILES", '{"high_memory": {"queue": "big-workers", "pool": "big"}}'
     )
-    dag = workflow().to_dag("local", settings=load_settings())
+    dag = to_dag(workflow(), "local", settings=load_settings())
     assert dag.get_task("on_big_workers").queue == "big-workers"
     assert dag.get_task("on_big_workers").pool == "big"
     assert dag.get_task("anywhere").queue == "default"  # Airflow's own default
@@ -31,7 +32,7 @@ def test_a_profile_queue_reaches_the_local_targets_operator(monkeypatch):
 
 def test_the_kubernetes_target_leaves_the_queue_to_airflow(monkeypatch):
     monkeypatch.setenv("RESOURCE_PROFILES", '{"high_memory": {"queue": "big-workers"}}')
-    dag = workflow().to_dag("kubernetes", settings=load_settings())
+    dag = to_dag(workflow(), "kubernetes", settings=load_settings())
     assert dag.get_task("on_big_workers").queue == "default"
 
 

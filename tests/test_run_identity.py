@@ -11,6 +11,7 @@ import sample_tasks
 from conftest import option, run_cli, template_context
 
 from processing_core import Parameter, RunContext, Workflow, WorkflowDefinitionError
+from processing_core.airflow import to_dag
 from processing_core.config import load_settings
 from processing_core.definition.parameters import ParameterError
 
@@ -66,7 +67,7 @@ def _declared_word(command: str) -> str:
 
 @pytest.mark.parametrize("target", ["kubernetes", "local"])
 def test_a_scheduled_run_gives_its_dates_type_and_conf(target):
-    dag = reporting_workflow().to_dag(target, settings=load_settings())
+    dag = to_dag(reporting_workflow(), target, settings=load_settings())
     values = rendered_options(
         dag.get_task("reports_the_run"), logical_date=LOGICAL, data_interval=INTERVAL,
         run_type="scheduled", conf={"target": "t", "extra": [1, 2]},
@@ -84,7 +85,7 @@ def test_a_scheduled_run_gives_its_dates_type_and_conf(target):
 
 def test_a_manual_run_without_a_logical_date_gives_empty_dates():
     # Airflow 3 leaves the date keys out of such a run's context; StrictUndefined must not fire.
-    dag = reporting_workflow().to_dag(settings=load_settings())
+    dag = to_dag(reporting_workflow(), settings=load_settings())
     values = rendered_options(dag.get_task("reports_the_run"), run_type="manual")
     assert values["logical-date"] == values["data-interval-start"] == ""
     assert values["run-type"] == "manual"
@@ -95,7 +96,7 @@ def test_the_spark_target_renders_the_same_identity():
     workflow = Workflow("l0", "l1", "sparkdates", version="1.0.0",
                         workflow_package="sample_tasks", parameters=DECLARED[:1])  # fmt: skip
     workflow.add_node(sample_tasks.SparkCount)
-    operator = workflow.to_dag(settings=load_settings()).get_task("spark_count")
+    operator = to_dag(workflow, settings=load_settings()).get_task("spark_count")
     values = rendered_options(operator, logical_date=LOGICAL, data_interval=INTERVAL,
                               run_type="backfill")  # fmt: skip
     assert values["logical-date"] == "2026-11-01T06:00:00+00:00"

@@ -21,6 +21,7 @@ from conftest import (
 )
 
 from processing_core import RunContext, Workflow, WorkflowDefinitionError
+from processing_core.airflow import to_dag
 from processing_core.config import load_settings
 from processing_core.errors import SettingsError
 from processing_core.nodes.spark import XCOM_MOUNT, XCOM_SIDECAR, XCOM_VOLUME
@@ -98,7 +99,7 @@ def test_schema_validation_really_rejects_a_broken_application(kubernetes_dags, 
 def sized_application(**settings_overrides) -> dict:
     workflow = Workflow("raw", "stats", "spark", version="2.0.0", workflow_package="sample_tasks")
     workflow.add_node(sample_tasks.SparkSized)
-    dag = workflow.to_dag(settings=load_settings(**settings_overrides))
+    dag = to_dag(workflow, settings=load_settings(**settings_overrides))
     return submitted_application(dag.get_task("spark_sized"))
 
 
@@ -133,9 +134,9 @@ def test_environment_sets_defaults_and_the_class_wins(monkeypatch, crd_validator
 def test_defaults_without_environment_or_declaration(crd_validator):
     workflow = Workflow("raw", "count", "spark", version="2.0.0", workflow_package="sample_tasks")
     workflow.add_node(sample_tasks.SparkCount)
-    spec = submitted_application(workflow.to_dag(settings=load_settings()).get_task("spark_count"))[
-        "spec"
-    ]
+    spec = submitted_application(
+        to_dag(workflow, settings=load_settings()).get_task("spark_count")
+    )["spec"]
     crd_validator.validate(
         {
             "apiVersion": "sparkoperator.k8s.io/v1beta2",
@@ -194,7 +195,7 @@ def test_strings_ending_like_template_files_stay_literal(crd_validator):
         task_id="to_json",
     )
     application = submitted_application(
-        workflow.to_dag(settings=load_settings()).get_task("to_json")
+        to_dag(workflow, settings=load_settings()).get_task("to_json")
     )
     crd_validator.validate(application)
     spec = application["spec"]

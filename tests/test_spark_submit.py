@@ -8,6 +8,7 @@ import sample_tasks
 from conftest import EXAMPLE_VERSION, load_dagbag, option, template_context
 
 from processing_core import Workflow
+from processing_core.airflow import to_dag
 from processing_core.airflow_spark_submit import SparkSubmitTask
 from processing_core.config import load_settings
 
@@ -23,7 +24,7 @@ def sized_operator(**environment) -> SparkSubmitTask:
     workflow = Workflow("l0", "l1", "submit", version="1.0.0", workflow_package="sample_tasks")
     workflow.add_node(sample_tasks.Echo, task_id="first")
     workflow.add_node(sample_tasks.SparkSized, upstreams="first")
-    dag = workflow.to_dag("local", settings=load_settings(**environment))
+    dag = to_dag(workflow, "local", settings=load_settings(**environment))
     operator = dag.get_task("spark_sized")
     assert isinstance(operator, SparkSubmitTask)
     return operator

@@ -16,6 +16,7 @@ from test_pods import K8S_VERSION, all_kubernetes_tasks, pod_manifest
 from test_spark import spark_operators, submitted_application
 
 from processing_core import TaskBase, Volume, Workflow, WorkflowDefinitionError
+from processing_core.airflow import to_dag
 from processing_core.config import load_settings
 from processing_core.errors import SettingsError
 
@@ -78,7 +79,7 @@ def test_workflow_class_and_deployment_volumes_come_together(monkeypatch, crd_va
         json.dumps([{"name": "outbox", "empty_dir": True, "mount_path": "/var/outbox"},
                     {"name": "ca", "secret": "site-ca", "mount_path": "/etc/ca", "read_only": True}]),
     )  # fmt: skip
-    dag = workflow().to_dag(settings=load_settings())
+    dag = to_dag(workflow(), settings=load_settings())
     manifest = pod_manifest(dag.get_task("with_calibration"))
     kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
     volumes = {v["name"]: v for v in manifest["spec"]["volumes"]}
@@ -102,7 +103,7 @@ def test_workflow_class_and_deployment_volumes_come_together(monkeypatch, crd_va
 def test_add_node_volumes_replace_the_class_ones_for_that_node_only():
     flow = workflow(volumes=[Volume.scratch("scratch", "/big-scratch")])
     flow.add_node(WithCalibration, task_id="again", upstreams="with_calibration")
-    dag = flow.to_dag(settings=load_settings())
+    dag = to_dag(flow, settings=load_settings())
     first = pod_manifest(dag.get_task("with_calibration"))
     again = pod_manifest(dag.get_task("again"))
     assert volume_names(first) == ["data", "scratch"]
@@ -200,7 +201,7 @@ def test_export_refuses_clashing_volumes_without_writing(tmp_path):
 
 def test_a_node_override_keeps_other_declarations():
     flow = workflow(volumes=[], retries=2, retry_delay=timedelta(seconds=5))
-    manifest = pod_manifest(flow.to_dag(settings=load_settings()).get_task("with_calibration"))
+    manifest = pod_manifest(to_dag(flow, settings=load_settings()).get_task("with_calibration"))
     assert volume_names(manifest) == ["data"]
 
 

@@ -869,7 +869,7 @@ def spark_main() -> None:
 
 def main() -> None:
     """The typer application's entry point (`processing_core.console.main` dispatches here)."""
-    from processing_core.console import explain
+    from processing_core.report import explain
 
     try:
         app(prog_name="processing-core")

@@ -159,11 +159,11 @@ def assert_exports(package: str, out: Path, *, target: str = "kubernetes", versi
         from processing_core.extras import require
 
         require("airflow", "assert_exports(check_with_airflow=True)")
-        from airflow.dag_processing.dagbag import DagBag
+        from processing_core.airflow.dagbag import parse_folder
 
-        bag = DagBag(dag_folder=str(out))
-        assert not bag.import_errors, f"Airflow cannot load: {bag.import_errors}"
-        missing = {result.dag_id for result in results} - set(bag.dags)
+        parsed = parse_folder(out)
+        assert not parsed.import_errors, f"Airflow cannot load: {parsed.import_errors}"
+        missing = {result.dag_id for result in results} - set(parsed.dags)
         assert not missing, f"Airflow loaded no DAG {sorted(missing)} from {out}"
     return files
 

@@ -338,17 +338,13 @@ def read_backlog(names: Sequence[str] = ()) -> list[Backlog]:
     """The backlog of the asset-scheduled DAGs whose dag_id is one of `names` or a version
     of a workflow named there (all of them when none is named), from the metadata database
     Airflow's configuration names (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)."""
-    try:
-        from airflow.utils.session import create_session
+    from processing_core.airflow.metadata import MetadataUnreadable, metadata_session
 
-        with create_session() as session:
+    try:
+        with metadata_session("point AIRFLOW__DATABASE__SQL_ALCHEMY_CONN at it") as session:
             found = backlog(session)
-    except Exception as error:  # no database configured, unreachable, not migrated...
-        first_line = (str(error).splitlines() or [""])[0][:200]
-        raise BacklogUnknown(
-            f"cannot read Airflow's metadata database ({type(error).__name__}: {first_line}); "
-            "point AIRFLOW__DATABASE__SQL_ALCHEMY_CONN at it"
-        ) from None
+    except MetadataUnreadable as error:
+        raise BacklogUnknown(str(error)) from None
     if not names:
         return found
     return [

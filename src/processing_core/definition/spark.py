@@ -1,4 +1,5 @@
-"""Spark resources: what a Spark task declares, and its merge with the SPARK_ON_K8S_* defaults.
+"""Spark resources: what a Spark task declares, and the checks of sizes and counts that the
+SPARK_ON_K8S_* settings share (`config` uses them; `spark_sizes` merges the two).
 
 Memory is in MB (mebibytes, as Spark means `m`); a size may also be written with a unit
 (`2g`, `512m`, `2Gi`). The environment gives the defaults; what a task class declares wins.
@@ -9,10 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from processing_core.config import Settings
 
 _MEMORY_RE = re.compile(r"^\s*([0-9]+)\s*([A-Za-z]*)\s*\Z")
 # Unit -> MB; Spark's own suffixes (k, m, g, t, with or without b) and Kubernetes' (Ki..Ti).
@@ -69,30 +66,8 @@ class SparkResources:
     executor_annotations: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ResolvedSparkResources:
-    """Every size decided: the task's declaration over the environment's defaults."""
-
-    driver_cores: int
-    driver_memory_mb: int
-    driver_memory_overhead_mb: int
-    executor_cores: int
-    executor_memory_mb: int
-    executor_memory_overhead_mb: int
-    initial_executors: int
-    min_executors: int
-    max_executors: int
-    spark_conf: dict[str, str]
-    driver_annotations: dict[str, str]
-    executor_annotations: dict[str, str]
-
-    @property
-    def dynamic_allocation(self) -> bool:
-        return self.min_executors != self.max_executors
-
-
-# Declared field -> (settings field, its environment variable).
-_DEFAULTS = {
+# Declared field -> the setting (and, upper-cased, the variable) that gives its default.
+SETTING_OF = {
     "driver_cores": "spark_on_k8s_driver_cpu",
     "driver_memory": "spark_on_k8s_driver_memory",
     "driver_memory_overhead": "spark_on_k8s_driver_memory_overhead",
@@ -110,7 +85,7 @@ def declared_problems(resources: object) -> list[str]:
     if not isinstance(resources, SparkResources):
         return [f"spark_resources is {resources!r}; declare processing_core.SparkResources(...)"]
     found = []
-    for name in _DEFAULTS:
+    for name in SETTING_OF:
         value = getattr(resources, name)
         if value is None:
             continue
@@ -155,47 +130,3 @@ def instance_problems(counts: Sequence[int], names: Sequence[str]) -> list[str]:
             "choose an initial count between min and max"
         ]
     return []
-
-
-def resolve(declared: SparkResources, settings: Settings) -> ResolvedSparkResources:
-    """The task's declaration over the environment's defaults (declared fields win)."""
-    values: dict[str, Any] = {}
-    for name, setting in _DEFAULTS.items():
-        value = getattr(declared, name)
-        value = getattr(settings, setting) if value is None else value
-        target = name + ("_mb" if name.endswith(("memory", "overhead")) else "")
-        values[target] = parse_memory_mb(value) if target.endswith("_mb") else value
-    return ResolvedSparkResources(
-        **values,
-        spark_conf=dict(sorted(declared.spark_conf.items())),
-        driver_annotations=dict(
-            sorted(
-                {
-                    **settings.spark_on_k8s_spark_driver_annotations,
-                    **declared.driver_annotations,
-                }.items()
-            )
-        ),
-        executor_annotations=dict(
-            sorted(
-                {
-                    **settings.spark_on_k8s_spark_executor_annotations,
-                    **declared.executor_annotations,
-                }.items()
-            )
-        ),
-    )
-
-
-def resolved_problems(declared: SparkResources, settings: Settings) -> list[str]:
-    """Whether the merged executor counts fit together, naming where each number came from."""
-    resolved = resolve(declared, settings)
-    fields = ("initial_executors", "min_executors", "max_executors")
-    names = tuple(
-        f"spark_resources.{name}"
-        if getattr(declared, name) is not None
-        else _DEFAULTS[name].upper()
-        for name in fields
-    )
-    counts = tuple(getattr(resolved, name) for name in fields)
-    return instance_problems(counts, names)

@@ -9,15 +9,19 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 from processing_core.definition.assets import Asset, AssetEvent
 from processing_core.definition.parameters import Parameter, resolve_parameters
 from processing_core.definition.resources import Resources, SecretRef
 from processing_core.definition.volumes import Volume
 
-if TYPE_CHECKING:
-    from processing_core.runtime.telemetry import Telemetry
+
+class SpanSource(Protocol):
+    """What a task needs of its run's telemetry (the entrypoint's `runtime.telemetry`): a span
+    per step. Declared here so the definition side depends on no run-time module."""
+
+    def span(self, name: str) -> AbstractContextManager[object]: ...
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ class TaskBase(ABC):
         self._rolling_back = False
         self._rollback_error: Exception | None = None
         # Set by the entrypoint; without it telemetry_span() is a no-op (tests, notebooks).
-        self.telemetry: Telemetry | None = None
+        self.telemetry: SpanSource | None = None
 
     # -- the run's identity and inputs ------------------------------------------------------
     @property

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
-from processing_core.definition import naming, spark
+from processing_core.definition import naming, spark, spark_sizes
 from processing_core.definition.assets import (
     RUN_FIELDS,
     AllOf,
@@ -38,8 +38,6 @@ from processing_core.definition.volumes import (
 from processing_core.errors import WorkflowDefinitionError
 
 if TYPE_CHECKING:
-    from airflow.sdk import DAG
-
     from processing_core.config import Settings
 
 SCHEDULE_PRESETS = frozenset(
@@ -355,7 +353,7 @@ class Workflow:
             ):
                 found.extend(
                     self._message(problem, task=node.task_id)
-                    for problem in spark.resolved_problems(task.spark_resources, settings)
+                    for problem in spark_sizes.resolved_problems(task.spark_resources, settings)
                 )
             profile = node.declared.resource_profile
             if profile not in profiles:
@@ -432,25 +430,13 @@ class Workflow:
         if problems:
             raise WorkflowDefinitionError(problems)
 
-    def to_dag(
-        self,
-        target: str = "kubernetes",
-        *,
-        version: str | None = None,
-        image: str | None = None,
-        settings: Settings | None = None,
-    ) -> DAG:
-        """Build this workflow's Airflow DAG in memory from the same data the DAG file renders."""
-        from processing_core.extras import require
-        from processing_core.nodes.dag import ExportOptions, build_dag_spec
-        from processing_core.render.in_memory import build_dag
-
-        require("airflow", "Workflow.to_dag()")
-
-        options = ExportOptions.create(
-            target=target, version=version, image=image, settings=settings
-        )
-        return build_dag(build_dag_spec(self, options))
+    def __getattr__(self, name: str) -> Any:
+        if name == "to_dag":  # moved to Airflow's side: say where, without importing it
+            raise AttributeError(
+                "Workflow.to_dag() moved to Airflow's side of the library: call "
+                "processing_core.airflow.to_dag(workflow, target, version=..., settings=...)"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -- internals ----------------------------------------------------------------------------
     def _resolve_edges(self) -> tuple[list[str], dict[str, tuple[str, ...]]]:

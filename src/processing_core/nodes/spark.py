@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from processing_core.definition import naming, spark
+from processing_core.definition import naming, spark_sizes
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.common import (
@@ -45,7 +45,7 @@ XCOM_SIDECAR = {
 def spark_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     # The adapter is chosen for Spark tasks; declared: with add_node's overrides.
     task = cast(type[SparkTaskBase], node.declared)
-    resources = spark.resolve(task.spark_resources, context.settings)
+    resources = spark_sizes.resolve(task.spark_resources, context.settings)
     labels = pod_labels(node, context)
     annotations = pod_annotations(node, context)
     pod: dict[str, Any] = {"labels": labels, "env": _environment(task)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from processing_core.definition import spark
+from processing_core.definition import spark_sizes
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.common import (
@@ -26,7 +26,7 @@ OPERATOR = "processing_core.airflow_spark_submit:SparkSubmitTask"
 
 def spark_submit_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     task = cast(type[SparkTaskBase], node.declared)  # with add_node's overrides
-    resources = spark.resolve(task.spark_resources, context.settings)
+    resources = spark_sizes.resolve(task.spark_resources, context.settings)
     arguments = run_task_arguments(
         node,
         context,

@@ -15,6 +15,7 @@ from processing_core.errors import ProcessingCoreError
 if TYPE_CHECKING:
     from processing_core.config import ReleaseSettings
 
+# The states of a run in progress (processing_core.airflow.metadata's too).
 ACTIVE_STATES = ("queued", "running")
 
 
@@ -82,21 +83,9 @@ def _from_metadata_database(dag_ids: list[str]) -> set[str]:
             "cannot ask Airflow which runs are in progress: set AIRFLOW_API_URL (and "
             "AIRFLOW_API_TOKEN), or run this where Airflow is installed"
         )
-    try:
-        from airflow.models.dagrun import DagRun
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
+    from processing_core.airflow.metadata import MetadataUnreadable, active_dag_ids
 
-        with create_session() as session:
-            found = session.scalars(
-                select(DagRun.dag_id)
-                .where(DagRun.dag_id.in_(dag_ids), DagRun.state.in_(ACTIVE_STATES))
-                .distinct()
-            )
-            return set(found)
-    except Exception as error:  # no database configured, unreachable, not migrated...
-        first_line = (str(error).splitlines() or [""])[0][:200]
-        raise ActiveRunsUnknown(
-            f"cannot read Airflow's metadata database ({type(error).__name__}: {first_line}); "
-            "set AIRFLOW_API_URL, or point AIRFLOW__DATABASE__SQL_ALCHEMY_CONN at it"
-        ) from None
+    try:
+        return active_dag_ids(dag_ids)
+    except MetadataUnreadable as error:
+        raise ActiveRunsUnknown(str(error)) from None

@@ -30,19 +30,17 @@ def verify_bundle(
 
 def _airflow_problems(folder: Path, manifest: Manifest) -> list[str]:
     require("airflow", "verify (loading the DAG files with Airflow's DagBag)")
-    from airflow.dag_processing.dagbag import DagBag
+    from processing_core.airflow.dagbag import parse_folder
 
-    # safe_mode=False: parse every file, not only those that mention "airflow" and "dag".
-    bag = DagBag(dag_folder=str(folder), safe_mode=False)
+    parsed = parse_folder(folder)
     problems = [
-        f"{Path(file).name}: Airflow cannot load it: {error.strip().splitlines()[-1]}"
-        for file, error in sorted(bag.import_errors.items())
+        f"{name}: Airflow cannot load it: {error}" for name, error in parsed.import_errors.items()
     ]
     for name, workflow in sorted(manifest.files.items()):
-        if workflow.dag_id not in bag.dags and not any(name in p for p in problems):
+        if workflow.dag_id not in parsed.dags and not any(name in p for p in problems):
             problems.append(f"{name}: Airflow found no DAG {workflow.dag_id!r} in it")
-        elif workflow.dag_id in bag.dags:
-            task_ids = sorted(bag.dags[workflow.dag_id].task_ids)
+        elif workflow.dag_id in parsed.dags:
+            task_ids = parsed.dags[workflow.dag_id]
             if task_ids != sorted(workflow.task_ids):
                 problems.append(f"{name}: tasks {task_ids} differ from the manifest's")
     return problems

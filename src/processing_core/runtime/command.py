@@ -125,7 +125,7 @@ def run_task_main(argv: list[str]) -> int:
     from processing_core.runtime import entrypoint
     from processing_core.runtime.logging import configure_logging
     from processing_core.runtime.result import ResultPathError
-    from processing_core.runtime.telemetry import telemetry_for
+    from processing_core.runtime.run_telemetry import telemetry_for
 
     configure_logging(
         run.loguru_level, run.log_format, route_standard_logging=run.route_standard_logging
@@ -190,6 +190,6 @@ def _read_references(options: argparse.Namespace) -> None:
 
 
 def _error(message: str) -> None:
-    from processing_core.console import error_line
+    from processing_core.report import error_line
 
     error_line(message)

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from processing_core.definition.parameters import Parameter
     from processing_core.events.model import StatusEvent
 from processing_core.runtime.result import ResultChannel, TaskResult, check_json, check_result
-from processing_core.runtime.telemetry import Telemetry, telemetry_for, trace_ids
+from processing_core.runtime.run_telemetry import telemetry_for
+from processing_core.runtime.telemetry import Telemetry, trace_ids
 from processing_core.runtime.termination import TaskTerminated, Termination
 
 EXIT_SUCCESS = 0

@@ -1,10 +1,10 @@
-"""Traces of a task run with OpenTelemetry: recorded and exported when an endpoint is set.
+"""Traces of a task run with OpenTelemetry: this base records nothing.
 
 Without an OTLP endpoint nothing is recorded and the SDK is not even imported (a task's start
 pays for what it uses): the task's span is then Airflow's own (from TRACEPARENT), so logs and
 events still carry Airflow's trace and span ids; with neither, they carry none. With an
 endpoint, `telemetry_export.ExportingTelemetry` records every span and metric and exports
-them over OTLP.
+them over OTLP; `run_telemetry.telemetry_for` chooses between the two.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from processing_core import environment
 from processing_core.masking import mask
 
 if TYPE_CHECKING:
@@ -24,33 +23,6 @@ if TYPE_CHECKING:
     from processing_core.definition.task import RunContext
 
 INSTRUMENTATION = "processing_core"
-# Any of these set: spans and metrics are recorded and exported (TelemetrySettings).
-EXPORT_VARIABLES = (
-    "otel_exporter_otlp_endpoint",
-    "otel_exporter_otlp_traces_endpoint",
-    "otel_exporter_otlp_metrics_endpoint",
-    # Header values are secrets: validated (and registered for masking) when given.
-    "otel_exporter_otlp_headers",
-    "otel_exporter_otlp_traces_headers",
-    "otel_exporter_otlp_metrics_headers",
-)
-
-
-def telemetry_for(context: RunContext) -> Telemetry:
-    """The run's telemetry: exporting when an endpoint is configured, else quiet.
-
-    SettingsError names a bad OTEL_* value (only read when exporting).
-    """
-    if environment.given(*EXPORT_VARIABLES):
-        from processing_core.config import TelemetrySettings, load
-        from processing_core.masking import register_secrets
-        from processing_core.runtime.telemetry_export import ExportingTelemetry
-
-        settings = load(TelemetrySettings)
-        register_secrets(settings.secret_values())
-        return ExportingTelemetry(settings, context)
-    values = environment.lowered()
-    return Telemetry(context, values.get("traceparent"), values.get("tracestate"))
 
 
 class Telemetry:

@@ -155,4 +155,6 @@ class Workflow(NativeWorkflow):
 
     def load(self) -> Any:
         """The Airflow DAG, in memory (the `kubernetes` target)."""
-        return self.to_dag(version=self.workflow_version)
+        from processing_core.airflow.dag import to_dag
+
+        return to_dag(self, version=self.workflow_version)

@@ -1,4 +1,9 @@
-"""Build the Airflow DAG of a DagSpec in memory: import each named constructor and call it."""
+"""A workflow's Airflow DAG in memory, built from the same data its DAG file renders.
+
+`to_dag(workflow)` validates and turns the workflow into DAG data (nodes/dag.py), then
+imports each constructor the data names and calls it: no text is generated or evaluated. For
+authors' and this library's tests, and `verify`-like checks; a deployment parses the files.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,27 @@ from processing_core.nodes.spec import Call, DagSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG
+
+    from processing_core.config import Settings
+    from processing_core.definition.workflow import Workflow
+
+
+def to_dag(
+    workflow: Workflow,
+    target: str = "kubernetes",
+    *,
+    version: str | None = None,
+    image: str | None = None,
+    settings: Settings | None = None,
+) -> DAG:
+    """Build `workflow`'s Airflow DAG in memory, as export would write it for `target`;
+    WorkflowDefinitionError says what is wrong with a workflow export would refuse."""
+    from processing_core.extras import require
+    from processing_core.nodes.dag import ExportOptions, build_dag_spec
+
+    require("airflow", "to_dag()")
+    options = ExportOptions.create(target=target, version=version, image=image, settings=settings)
+    return build_dag(build_dag_spec(workflow, options))
 
 
 def resolve(target: str) -> Any:

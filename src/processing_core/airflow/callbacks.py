@@ -1,0 +1,286 @@
+"""What generated DAG files call, in Airflow's processes: status-event callbacks, the hooks
+around a task (run values of any size before it, its result, skip and asset events after),
+the template filter that hands a task its run's asset events, and the RabbitMQ trigger.
+
+DAG files name these through `processing_core.airflow_callbacks`, a stable alias of this
+module (see `processing_core/airflow/__init__.py`).
+
+They report what the task's own entrypoint cannot: failures it never reached (the pod was
+OOMKilled, its image could not be pulled, it was evicted or timed out) and Airflow's decision
+to retry. Importing this module imports only the standard library; the event machinery
+(pydantic, pika) is imported when a callback runs, in the worker, not when the scheduler
+parses the DAG file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_log = logging.getLogger(__name__)
+
+# Reasons Kubernetes gives for a container or pod that did not finish on its own.
+_KNOWN_REASONS = (
+    "OOMKilled", "Evicted", "DeadlineExceeded", "ImagePullBackOff", "ErrImagePull",
+    "InvalidImageName", "CreateContainerConfigError", "CreateContainerError",
+    "ContainerCannotRun", "Preempting", "NodeLost", "Shutdown",
+)  # fmt: skip
+_REASON_IN_TEXT = re.compile(r"\b(" + "|".join(_KNOWN_REASONS) + r")\b")
+
+
+class StatusCallback:
+    """`on_failure_callback` / `on_retry_callback` of a generated task.
+
+    An object rather than a function so that each DAG file names its workflow and version
+    once, as plain literals.
+    """
+
+    def __init__(self, kind: str, workflow_name: str, workflow_version: str) -> None:
+        self.kind = kind
+        self.workflow_name = workflow_name
+        self.workflow_version = workflow_version
+
+    def __repr__(self) -> str:
+        return f"StatusCallback({self.kind!r}, {self.workflow_name!r}, {self.workflow_version!r})"
+
+    def __call__(self, context: Mapping[str, Any]) -> None:
+        try:
+            self._publish(context)
+        except Exception:  # a callback must never turn into the task's problem
+            _log.exception("processing-core could not publish the %s event", self.kind)
+
+    def _publish(self, context: Mapping[str, Any]) -> None:
+        from processing_core.config import EventSettings, load
+
+        # Only what events need: no other setting can silence a callback.
+        settings = load(EventSettings)
+        if not settings.events_enabled:
+            return
+        from processing_core.masking import register_secrets
+
+        # The worker's own secrets (ISB_PASSWORD, ...) stay out of the event's error text.
+        register_secrets(settings.secret_values())
+        from processing_core.events.emit import EventEmitter
+        from processing_core.events.model import EventError, EventKind, StatusEvent
+
+        exception = context.get("exception")
+        reason = termination_reason(context.get("task"), exception)
+        error = None
+        if exception is not None or reason is not None:
+            error = EventError(
+                type=reason or type(exception).__name__,
+                message=str(exception) if exception is not None else reason or "",
+            )
+        elif self.kind == EventKind.RUN_FAILED:
+            # A DAG run's failure callback says why in `reason` (e.g. "task_failure"); the
+            # tasks that failed say where.
+            reason = context.get("reason") if isinstance(context.get("reason"), str) else None
+            failed = failed_tasks(context)
+            named = ", ".join(f"{t} (try {n})" if n else t for t, n in failed)
+            message = "; ".join(filter(None, [reason, f"failed: {named}" if named else None]))
+            error = EventError(type="RunFailed", message=message or "the run failed")
+        if self.kind.startswith("run."):
+            # A DAG run's callback; its context may also carry the task instance that failed.
+            dag_run = context["dag_run"]
+            where: dict[str, Any] = {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id}
+        else:
+            ti = context["ti"]
+            where = {
+                "dag_id": ti.dag_id,
+                "run_id": ti.run_id,
+                "task_id": ti.task_id,
+                "try_number": ti.try_number,
+                "log_url": _log_url(ti),
+            }
+        event = StatusEvent(
+            kind=EventKind(self.kind),
+            source="airflow",
+            workflow_name=self.workflow_name,
+            workflow_version=self.workflow_version,
+            error=error,
+            **where,
+        )
+        # pika narrates every connection at INFO into the task's (or dag-processor's) log;
+        # one line of ours says what happened instead.
+        logging.getLogger("pika").setLevel(logging.WARNING)
+        emitter = EventEmitter(settings)
+        try:
+            sent = emitter.emit(event)
+        finally:
+            emitter.close()
+        if sent:
+            _log.info("processing-core published event %s (%s)", event.kind, event.event_id)
+        else:
+            _log.warning(
+                "processing-core kept event %s (%s) in the outbox %s: RabbitMQ did not take it",
+                event.kind, event.event_id, settings.events_outbox,
+            )  # fmt: skip
+
+
+def failed_tasks(context: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(task id, try number) of the run's failed tasks, as far as the callback can tell: all
+    of them when Airflow answers the question, else the task instance the context names."""
+    ti = context.get("ti")
+    dag_run = context.get("dag_run")
+    states: dict[str, Any] = {}
+    try:
+        found = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])  # type: ignore[union-attr]
+        states = dict(found.get(dag_run.run_id, {}))  # type: ignore[union-attr]
+    except Exception:  # not every context can ask Airflow (an old or in-process one)
+        states = {}
+    failed = sorted(task_id for task_id, state in states.items() if str(state) == "failed")
+    relevant = getattr(ti, "task_id", None)
+    tries = {relevant: int(getattr(ti, "try_number", 0) or 0)} if relevant else {}
+    if not failed and relevant and getattr(ti, "state", None) in (None, "failed"):
+        failed = [relevant]
+    return [(task_id, tries.get(task_id, 0)) for task_id in failed]
+
+
+class ResultHook:
+    """`post_execute` of a generated task: the task's result document is its XCom on every
+    target (the local target's command prints it as text: it is pushed as the object), and a
+    result that says `skipped` (the task's complete() found its work done) becomes Airflow's
+    skipped state, the result still its XCom, so downstream tasks (trigger rule none_failed)
+    run with the outputs it recorded. After a success, the events Airflow records for the
+    assets the task produces carry the extra the task reported (airflow_assets)."""
+
+    def __init__(
+        self,
+        assets: Sequence[Mapping[str, Any]] = (),
+        workflow_name: str = "",
+        workflow_version: str = "",
+    ) -> None:
+        self.assets = tuple(assets)
+        self.workflow_name = workflow_name
+        self.workflow_version = workflow_version
+
+    def __repr__(self) -> str:
+        return f"ResultHook(assets={list(self.assets)!r})" if self.assets else "ResultHook()"
+
+    def __call__(self, context: Mapping[str, Any], result: Any) -> None:
+        document = result
+        if isinstance(result, str):  # the local target: the result line's text
+            import json
+
+            try:
+                document = json.loads(result)
+            except ValueError:
+                return
+        if not isinstance(document, dict) or "status" not in document:
+            return
+        task = context.get("task")
+        skipped = document.get("status") == "skipped"
+        # Airflow pushes the return value itself only when the operator pushes, and never for
+        # a skipped task.
+        if skipped or not getattr(task, "do_xcom_push", True):
+            context["ti"].xcom_push(key="return_value", value=document)
+        if skipped:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(str(document.get("message") or "work already complete"))
+        if self.assets and document.get("status") == "success":
+            from processing_core.airflow.assets import record_asset_events
+
+            record_asset_events(
+                context, document, self.assets, self.workflow_name, self.workflow_version
+            )
+
+
+class RunValuesHook:
+    """`pre_execute` of a generated task: run values too large for one argument (a 200 KiB
+    parameter, the results of several upstreams) reach `run-task` through numbered
+    environment variables; values no pod or process can be given fail the task at once,
+    saying so (processing_core.airflow.large_values)."""
+
+    def __repr__(self) -> str:
+        return "RunValuesHook()"
+
+    def __call__(self, context: Mapping[str, Any]) -> None:
+        from processing_core.airflow.large_values import fit_run_values
+
+        ti = context.get("ti")
+        fit_run_values(getattr(ti, "task", None) or context.get("task"))
+
+
+def termination_reason(task: Any, exception: BaseException | None) -> str | None:
+    """Why Kubernetes stopped the task's pod, where Airflow knows it.
+
+    From the pod the operator last saw (container and pod status), else from the text of the
+    operator's error, else from a timeout; None when nothing says.
+    """
+    for pod in (getattr(task, "remote_pod", None), getattr(task, "pod", None)):
+        reason = _pod_reason(pod)
+        if reason:
+            return reason
+    if exception is not None:
+        found = _REASON_IN_TEXT.search(str(exception))
+        if found:
+            return found.group(1)
+        if type(exception).__name__ == "AirflowTaskTimeout":
+            return "Timeout"
+    return None
+
+
+def _pod_reason(pod: Any) -> str | None:
+    status = getattr(pod, "status", None)
+    if status is None:
+        return None
+    for container in getattr(status, "container_statuses", None) or []:
+        state = getattr(container, "state", None)
+        terminated = getattr(state, "terminated", None)
+        # "Error" only says the process exited non-zero: the task reported that itself.
+        if terminated is not None and terminated.reason not in (None, "Completed", "Error"):
+            return str(terminated.reason)
+        waiting = getattr(state, "waiting", None)
+        if waiting is not None and waiting.reason in _KNOWN_REASONS:
+            return str(waiting.reason)
+    reason = getattr(status, "reason", None)
+    return str(reason) if reason else None
+
+
+def _log_url(ti: Any) -> str | None:
+    try:
+        url = ti.log_url
+    except Exception:  # needs the webserver's configuration; absent in some contexts
+        return None
+    return str(url) if url else None
+
+
+def asset_template_filters() -> dict[str, Any]:
+    """The DAG's Jinja filters for an asset-scheduled workflow (see airflow/assets.py)."""
+    from processing_core.airflow.assets import template_filters
+
+    return template_filters()
+
+
+def rabbitmq_trigger(**kwargs: Any) -> Any:
+    """The asset watcher's trigger of `Workflow(triggered_by=RabbitMQMessages(...))`."""
+    from processing_core.airflow.triggers import RabbitMQMessageTrigger
+
+    return RabbitMQMessageTrigger(**kwargs)
+
+
+class ImportedCallback:
+    """A team's own failure callback (FAILURE_CALLBACK, `package.module:function`), imported
+    when a task fails (so parsing the DAG file never imports it) and called with Airflow's
+    context. Its failure is logged in one line and never hides processing-core's event."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def __repr__(self) -> str:
+        return f"ImportedCallback({self.target!r})"
+
+    def __call__(self, context: Mapping[str, Any]) -> None:
+        import importlib
+
+        module, _, attribute = self.target.partition(":")
+        try:
+            function = getattr(importlib.import_module(module), attribute)
+            function(context)
+        except Exception as error:
+            logging.getLogger(__name__).error(
+                "Failure callback %s failed: %s: %s", self.target, type(error).__name__, error
+            )
