@@ -31,7 +31,7 @@ class SparkTaskBase(TaskBase):
     @property
     def spark(self) -> SparkSession:
         if self._spark is None:
-            from processing_core.runtime.spark import create_spark_session
+            from processing_core.definition.spark_session import create_spark_session
 
             self._spark = create_spark_session(
                 app_name=f"{self.workflow_name}.{self.task_id}",

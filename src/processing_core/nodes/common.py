@@ -10,10 +10,10 @@ from typing import Any
 from processing_core.config import ResourceProfileSettings, Settings
 from processing_core.definition import naming
 from processing_core.definition.assets import Asset
+from processing_core.definition.node import TaskNode
 from processing_core.definition.parameters import Parameter, parameter_data
 from processing_core.definition.task import TaskBase
 from processing_core.definition.volumes import Volume
-from processing_core.definition.workflow import TaskNode
 from processing_core.jinja_safe import jinja_safe_json
 from processing_core.nodes.spec import Call
 

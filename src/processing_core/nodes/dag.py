@@ -10,10 +10,11 @@ from typing import Any, Literal, get_args
 from processing_core.config import Settings, load_settings
 from processing_core.definition import naming
 from processing_core.definition.assets import AllOf, AnyOf, Asset, AssetsOrCron
+from processing_core.definition.node import TaskNode
 from processing_core.definition.parameters import NO_DEFAULT, Parameter
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.volumes import placed_volumes, unique
-from processing_core.definition.workflow import TaskNode, Workflow
+from processing_core.definition.workflow import Workflow
 from processing_core.errors import ExportError, WorkflowDefinitionError
 from processing_core.nodes.common import (
     ASSET_FILTERS,

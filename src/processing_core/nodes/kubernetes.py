@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from processing_core.definition import naming
+from processing_core.definition.node import TaskNode
 from processing_core.definition.volumes import Volume
-from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.common import (
     TRACE_CONTEXT_ENV,
     NodeContext,

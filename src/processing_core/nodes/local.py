@@ -16,7 +16,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from processing_core.definition.workflow import TaskNode
+from processing_core.definition.node import TaskNode
 from processing_core.nodes.common import (
     TRACE_CONTEXT_ENV,
     NodeContext,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 from processing_core.definition import naming, spark_sizes
+from processing_core.definition.node import TaskNode
 from processing_core.definition.spark_task import SparkTaskBase
-from processing_core.definition.workflow import TaskNode
 from processing_core.nodes.common import (
     TRACE_CONTEXT_ENV,
     NodeContext,

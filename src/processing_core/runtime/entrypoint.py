@@ -67,7 +67,7 @@ def load_task_class(target: str, produces: str = "") -> type[TaskBase]:
         raise TaskResolutionError(
             "--produces must be a JSON list of {name, uri, group} objects"
         ) from None
-    from processing_core.definition.workflow import with_overrides
+    from processing_core.definition.node import with_overrides
 
     return with_overrides(task, {"produces": assets})  # as TaskNode.declared does
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from processing_core.compat.dkist.resource_queue import ResourceQueue
 from processing_core.definition import naming
+from processing_core.definition.node import TaskNode
 from processing_core.definition.parameters import Parameter
 from processing_core.definition.task import TaskBase as NativeTaskBase
-from processing_core.definition.workflow import TaskNode
 from processing_core.definition.workflow import Workflow as NativeWorkflow
 from processing_core.errors import WorkflowDefinitionError
 

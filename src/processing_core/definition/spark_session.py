@@ -1,4 +1,4 @@
-"""The SparkSession of a Spark task: the submitted cluster's, or a local one."""
+"""The SparkSession a Spark task gets as `self.spark`: the submitted cluster's, or a local one."""
 
 from __future__ import annotations
 
