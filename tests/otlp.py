@@ -82,7 +82,7 @@ class Receiver:
             for resource_metrics in request.resource_metrics:
                 for scope in resource_metrics.scope_metrics:
                     for metric in scope.metrics:
-                        data = metric.sum if metric.HasField("sum") else metric.histogram
+                        data = getattr(metric, metric.WhichOneof("data"))  # sum, gauge, ...
                         points.setdefault(metric.name, []).extend(data.data_points)
         return points
 

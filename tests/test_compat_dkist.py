@@ -231,3 +231,83 @@ def test_pip_extras_are_recorded_in_the_bundles_manifest(tmp_path):
         Workflow(input_data="a", output_data="b", category="c", workflow_package="t").add_node(
             __import__("dkist_pipeline").DarkCalibration, pip_extras="inventory"
         )
+
+
+def test_a_common_style_task_runs_under_run_task_with_dkists_metrics_and_spans(receiver, tmp_path):
+    """As dkist-processing-common's tasks: run-task builds it with dkist's three keywords (its
+    own `__init__`), and its counters, gauge and spans reach a real OTLP receiver under
+    dkist's metric names."""
+    declared = [{"name": "recipe_run_id", "type": "integer", "required": True, "minimum": 0}]
+    completed = subprocess.run(
+        [str(VENV_BIN / "processing-core"), "run-task", "dkist_pipeline:DarkCalibration",
+         "--workflow-name=l0_to_l1_vbi_summit-calibrated", "--workflow-version=1.2.3",
+         "--task-id=DarkCalibration", '--parameters={"recipe_run_id": 42}',
+         f"--declared-parameters={json.dumps(declared)}", "--result-path=-"],
+        capture_output=True, text=True, timeout=120,
+        env=__import__("conftest").subprocess_env(**receiver.env(), DKIST_TEST_OUT=str(tmp_path)),
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout.strip().splitlines()[-1])["status"] == "success"
+    assert (tmp_path / "calls").read_text() == "DarkCalibration 42\n"
+    points = receiver.metric_points()
+    assert points["dkist.processing.tasks.executed"][0].as_int == 1
+    assert points["dkist.processing.tasks.reads"][0].as_int == 1
+    (progress,) = points["dkist.processing.tasks.outer.loop.progress"]
+    assert progress.as_double == 100.0
+    attributes = {a.key: a.value for a in progress.attributes}
+    assert attributes["recipe.run.id"].int_value == 42
+    assert attributes["task.name"].string_value == "DarkCalibration"
+    spans = {span.name: span for _, span in receiver.spans()}
+    assert spans["Record Provenance"].status.code == 1  # OK, set by the task
+
+
+def test_every_resource_queue_of_dkist_is_a_built_in_profile():
+    from processing_core.config import load_settings
+
+    profiles = load_settings().profiles()
+    assert {queue.value for queue in ResourceQueue} == {
+        "default", "high_memory", "multi_core", "gpu"
+    }  # fmt: skip
+    assert {queue.value for queue in ResourceQueue} <= set(profiles)
+    selectors = {queue: profiles[queue.value].node_selector for queue in ResourceQueue}
+    assert len({tuple(sorted(s.items())) for s in selectors.values()}) == 4  # each its own nodes
+
+
+def test_a_task_is_built_both_ways_as_dkist_builds_it():
+    import dkist_pipeline
+
+    from processing_core.compat.dkist.workflow import dag_name
+    from processing_core.definition.task import RunContext
+
+    positional = dkist_pipeline.GainCalibration(3, "w", "1")
+    keywords = dkist_pipeline.GainCalibration(recipe_run_id=3, workflow_name="w",
+                                              workflow_version="1")  # fmt: skip
+    run = RunContext("w", "1", "GainCalibration", parameters={"recipe_run_id": 3}, run_id="r-1")
+    for_run = dkist_pipeline.GainCalibration.for_run(run)
+    for task in (positional, keywords, for_run):
+        assert (task.recipe_run_id, task.scratch) == (3, "scratch/3/GainCalibration")
+        # The instrument's parameters where the task set them; the run's under their own name.
+        assert task.parameters.wavelength == 854.2
+        assert task.run_parameters["recipe_run_id"] == 3
+        assert task.format_metric_name("x") == "dkist.processing.x"
+        assert task.base_telemetry_attributes["workflow.name"] == "w"
+    assert for_run.run_id == "r-1" and for_run.context is run  # the run's context, as given
+    assert dag_name("l0_to_l1_vbi", "1.2.3") == "l0_to_l1_vbi_1.2.3"
+    with pytest.raises(ValueError, match="contains invalid characters"):
+        dag_name("l0 to l1", "1")
+
+
+def test_dkists_configuration_class_says_what_it_builds_on():
+    """DKISTProcessingCoreConfiguration builds on dkist-service-configuration, which
+    dkist-processing-common brings (benchmarks/dkist_move.py uses the real one); without it,
+    importing the module says so."""
+    from importlib.util import find_spec
+
+    if find_spec("dkist_service_configuration") is not None:
+        pytest.skip("dkist-service-configuration is installed here")
+    done = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", "import processing_core.compat.dkist.config"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "builds on dkist-service-configuration, which is not installed here" in done.stderr

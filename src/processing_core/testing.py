@@ -55,7 +55,7 @@ def run_task(
             "test", "0", task_id, parameters=dict(parameters or {}), inputs=dict(inputs or {}),
             **run,
         )  # fmt: skip
-    instance = task(context)
+    instance = task.for_run(context)
     with instance:
         skipped = instance.work_is_complete()
         if not skipped:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -34,8 +34,23 @@ class MeshService(BaseModel):
         return [password if colon else userinfo]
 
 
+# dkist_service_configuration's RETRY_CONFIG keys (a DKIST deployment sets them) -> ours.
+DKIST_RETRY_KEYS = {
+    "retry_delay": "delay_seconds",
+    "retry_backoff": "backoff",
+    "retry_max_delay": "max_delay_seconds",
+    "retry_jitter": "jitter_seconds",
+    "retry_tries": "attempts",
+}
+
+
 class RetryConfig(BaseModel):
-    """How publishing events retries: attempts, delays growing by `backoff`, random jitter."""
+    """How publishing events retries: attempts, delays growing by `backoff`, random jitter.
+
+    dkist's keys are read too (`retry_delay`, `retry_backoff`, `retry_max_delay`,
+    `retry_jitter` as [min, max], `retry_tries`), so one RETRY_CONFIG serves a DKIST
+    deployment's services and these events; `retry_tries` -1 (dkist's "forever") keeps the
+    default attempts: a task's outcome never waits on the broker."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -44,6 +59,23 @@ class RetryConfig(BaseModel):
     max_delay_seconds: float = Field(default=5.0, ge=0)
     backoff: float = Field(default=2.0, ge=1)
     jitter_seconds: float = Field(default=0.1, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dkist_keys(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or not set(value) & set(DKIST_RETRY_KEYS):
+            return value
+        mapped = {key: item for key, item in value.items() if key not in DKIST_RETRY_KEYS}
+        for key, ours in DKIST_RETRY_KEYS.items():
+            if key not in value or ours in mapped:  # our own key, when given, wins
+                continue
+            item = value[key]
+            if key == "retry_jitter" and isinstance(item, list | tuple) and len(item) == 2:
+                item = item[1]  # the most jitter added
+            if key == "retry_tries" and item == -1:
+                continue  # forever: not for an event a task run waits on
+            mapped[ours] = item
+        return mapped
 
     def delays(self) -> list[float]:
         """The pause before each retry, jitter left out (the caller adds it)."""

@@ -70,6 +70,7 @@ def _builtin_profiles() -> dict[str, ResourceProfileSettings]:
     return {
         "default": ResourceProfileSettings(),
         "high_memory": dedicated("high-memory"),
+        "multi_core": dedicated("multi-core"),
         "gpu": dedicated("gpu"),
     }
 
@@ -163,8 +164,8 @@ class ExportSettings(_Concern):
         default_factory=dict,
         description=(
             "JSON object of resource profiles, name -> {node_selector, tolerations, affinity, "
-            "pool, queue}; merged over the built-in `default`, `high_memory` and `gpu`. "
-            "`queue` is the Celery queue of the local target's tasks."
+            "pool, queue}; merged over the built-in `default`, `high_memory`, `multi_core` and "
+            "`gpu`. `queue` is the Celery queue of the local target's tasks."
         ),
     )
 

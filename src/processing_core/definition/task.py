@@ -129,6 +129,15 @@ class TaskBase(ABC):
         # Set by the entrypoint; without it telemetry_span() is a no-op (tests, notebooks).
         self.telemetry: SpanSource | None = None
 
+    @classmethod
+    def for_run(cls, context: RunContext, telemetry: SpanSource | None = None) -> Self:
+        """The task for a run, as `run-task` (and the testing helpers) construct it: here
+        `cls(context)`. A base class whose subclasses have an `__init__` of their own
+        signature overrides this (processing_core.compat.dkist does)."""
+        task = cls(context)
+        task.telemetry = telemetry
+        return task
+
     # -- the run's identity and inputs ------------------------------------------------------
     @property
     def parameters(self) -> Mapping[str, Any]:

@@ -234,10 +234,9 @@ def _lifecycle(
 ) -> Outcome:
     name = task_class.__name__
     try:
-        task = task_class(context)
+        task = task_class.for_run(context, telemetry)
     except (Exception, SystemExit) as error:
         return _failed(error, None, f"{name}.__init__ failed: {type(error).__name__}: {error}")
-    task.telemetry = telemetry
     termination.defer_while(lambda: task.rolling_back)
     logger.info("Task {} starting ({})", context.task_id, task_class.import_path())
     skipped = False

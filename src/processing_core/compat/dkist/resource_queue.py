@@ -1,5 +1,6 @@
-"""dkist's resource queues: each names the processing-core resource profile a node runs
-with (pool, queue, node selection, resources; RESOURCE_PROFILES defines more)."""
+"""dkist's resource queues (all of dkist-processing-core 7.5's): each names the
+processing-core resource profile a node runs with (pool, queue, node selection, resources;
+the built-in profiles have each name, RESOURCE_PROFILES redefines them or adds more)."""
 
 from enum import StrEnum
 
@@ -9,3 +10,5 @@ class ResourceQueue(StrEnum):
 
     DEFAULT = "default"
     HIGH_MEMORY = "high_memory"
+    MULTI_CORE = "multi_core"
+    GPU = "gpu"

@@ -37,6 +37,18 @@ def workflow_name_from_details(
     return name
 
 
+def dag_name(workflow_name: str, workflow_version: str) -> str:
+    """`<workflow name>_<version>`, as dkist names a DAG (and a notebook's file); ValueError
+    when it holds a character Airflow refuses in a dag_id."""
+    result = f"{workflow_name}_{workflow_version}"
+    if not naming.DAG_ID_RE.fullmatch(result):
+        raise ValueError(
+            f"Dag name {result} contains invalid characters. Only ASCII letters, digits and "
+            "-._ are permitted."
+        )
+    return result
+
+
 @dataclass(frozen=True)
 class DkistNode(TaskNode):
     """A node as dkist's pipelines read it: `.task`, `.upstreams`, `.resource_queue`,
@@ -96,7 +108,7 @@ class Workflow(NativeWorkflow):
 
     @property
     def dag_name(self) -> str:
-        return self.dag_id(self.workflow_version)
+        return dag_name(self.workflow_name, self.workflow_version)
 
     def add_node(  # type: ignore[override]  # dkist's signature
         self,
