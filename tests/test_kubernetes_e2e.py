@@ -1,0 +1,200 @@
+"""End to end on Kubernetes: the example exported for the `kubernetes` target runs under
+`airflow dags test`, the provider's own KubernetesPodOperator and SparkKubernetesOperator
+talking to the loopback Kubernetes API of tests/loopback_kubernetes.py, whose pods run the
+pipeline image (the wheel and the example, without Airflow) as local processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import (
+    EXAMPLE_VERSION,
+    REPO_ROOT,
+    VENV_BIN,
+    airflow,
+    airflow_env,
+    export_example,
+    fresh_venv,
+)
+from loopback_kubernetes import Image, LoopbackKubernetes, namespaces_available
+from otlp import attributes
+from rabbitmq import Bus, require_rabbitmq
+
+pytestmark = pytest.mark.slow
+IMAGE = f"workflows:{EXAMPLE_VERSION}"
+L1_DAG = f"l0_to_l1_vbi_{EXAMPLE_VERSION}"
+SETTINGS_CONFIG_MAP = "processing-core-settings"
+SITE = "lib/python3.11/site-packages"
+CANARY = "canary-4f1e9b7d"
+
+
+def require_namespaces() -> None:
+    why = namespaces_available()
+    if why is None:
+        return
+    message = f"pods of the loopback Kubernetes API cannot run here: {why}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pipeline_image(tmp_path_factory: pytest.TempPathFactory, processing_core_wheel: Path) -> Image:
+    """The example's image: the wheel without extras, pyspark (as the Spark base image has it)
+    and the example package, in a virtualenv of their own; spark_main where the export says."""
+    require_namespaces()
+    venv = fresh_venv(tmp_path_factory.mktemp("image") / "venv", str(processing_core_wheel))
+    (site,) = venv.glob("lib/python*/site-packages")
+    dev_site = Path(VENV_BIN.parent, SITE)
+    for name in os.listdir(dev_site):  # what `pip install pyspark` put there, copied
+        if name.startswith(("pyspark", "py4j")) and not name.startswith("pyspark_client"):
+            source = dev_site / name
+            (shutil.copytree if source.is_dir() else shutil.copy2)(source, site / name)
+    shutil.copytree(REPO_ROOT / "workflows", site / "workflows")
+    spark_main = subprocess.run(
+        [str(venv / "bin" / "processing-core"), "spark-main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    spark_home = site / "pyspark"
+    return Image(
+        python_env=venv,
+        files={"/opt/processing-core/spark_main.py": Path(spark_main)},
+        env={
+            "SPARK_HOME": str(spark_home),
+            "PATH": f"{venv / 'bin'}:{spark_home / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, pipeline_image: Image
+) -> Iterator[LoopbackKubernetes]:
+    api = LoopbackKubernetes(tmp_path_factory.mktemp("cluster"), {IMAGE: pipeline_image}).start()
+    yield api
+    api.stop()
+    assert api.defects == []
+
+
+@pytest.fixture(scope="module")
+def kubernetes_home(
+    tmp_path_factory: pytest.TempPathFactory, cluster: LoopbackKubernetes
+) -> dict[str, str]:
+    """An Airflow (SQLite) whose `kubernetes_default` connection is the loopback API, reading
+    the example exported for the kubernetes target with the settings ConfigMap attached."""
+    home = tmp_path_factory.mktemp("airflow-kubernetes")
+    dags = home / "dags"
+    export_example(dags, "kubernetes", K8S_ENV_FROM_CONFIGMAPS=SETTINGS_CONFIG_MAP)
+    kubeconfig = cluster.kubeconfig(home / "kubeconfig")
+    return airflow_env(
+        home, dags, AIRFLOW_CONN_KUBERNETES_DEFAULT=cluster.airflow_connection(kubeconfig)
+    )
+
+
+def query(env: dict[str, str], sql: str, *params: Any) -> list[tuple]:
+    with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+def task_states(env: dict[str, str], dag_id: str, run_id: str) -> dict[str, str]:
+    sql = "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?"
+    return dict(query(env, sql, dag_id, run_id))
+
+
+def xcom_results(env: dict[str, str], dag_id: str, run_id: str) -> dict[str, dict]:
+    sql = "SELECT task_id, value FROM xcom WHERE dag_id = ? AND run_id = ? AND key = 'return_value'"
+    return {task: json.loads(value) for task, value in query(env, sql, dag_id, run_id)}
+
+
+def dags_test(
+    env: dict[str, str], dag_id: str, conf: dict, date: str
+) -> subprocess.CompletedProcess[str]:
+    return airflow(env, "dags", "test", dag_id, date, "--conf", json.dumps(conf))
+
+
+def run_id_of(env: dict[str, str], dag_id: str, date: str) -> str:
+    (row,) = query(
+        env,
+        "SELECT run_id FROM dag_run WHERE dag_id = ? AND logical_date LIKE ?",
+        dag_id,
+        date[:19].replace("T", " ") + "%",
+    )
+    return str(row[0])
+
+
+def test_the_example_runs_as_pods_and_a_spark_application(
+    cluster, kubernetes_home, receiver, tmp_path
+):
+    require_rabbitmq()
+    bus = Bus()
+    date = "2026-11-02T06:00:00+00:00"
+    cluster.put_config_map(
+        "default",
+        SETTINGS_CONFIG_MAP,
+        {
+            **bus.env(EVENTS_OUTBOX="/tmp/outbox"),
+            **receiver.env(),
+        },
+    )
+    # Publish's SecretRef: served by the API, never seen by Airflow.
+    cluster.put_secret("default", "archive-credentials", {"token": CANARY})
+    try:
+        airflow_side = {**kubernetes_home, **bus.env(EVENTS_OUTBOX=str(tmp_path / "outbox"))}
+        completed = dags_test(airflow_side, L1_DAG, {"frame_size": 8}, date)
+        events = [json.loads(body) for _, _, body in bus.messages(expected=100, timeout=3)]
+    finally:
+        bus.delete()
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-6000:]
+    run_id = run_id_of(kubernetes_home, L1_DAG, date)
+    tasks = ["ingest", "calibrate", "quality_check", "make_products", "frame_statistics", "publish"]
+    assert task_states(kubernetes_home, L1_DAG, run_id) == dict.fromkeys(tasks, "success")
+    # One pod per task and try, as the operator asked for them: five task pods, one driver.
+    created = [p for p in cluster.pods_created if p["metadata"]["labels"].get("run_id")]
+    names = sorted(p["metadata"]["labels"]["task_id"] for p in created)
+    assert names == sorted(tasks)
+    (driver,) = [p for p in created if p["metadata"]["labels"].get("spark-role") == "driver"]
+    assert driver["spec"]["containers"][0]["command"] == ["spark-submit"]
+    assert "/opt/processing-core/spark_main.py" in driver["spec"]["containers"][0]["args"]
+    # Results travelled through each pod's XCom sidecar into Airflow and on to the next pod.
+    results = xcom_results(kubernetes_home, L1_DAG, run_id)
+    assert {r["status"] for r in results.values()} == {"success"}
+    assert results["ingest"]["outputs"]["frame_size"] == 8
+    assert results["calibrate"]["outputs"]["frame_count"] == 4
+    assert results["frame_statistics"]["metrics"] == {"pixels": 4 * 8 * 8}
+    (run_folder,) = (cluster.claim("vbi-processing-data") / "processing").iterdir()
+    manifest = json.loads((run_folder / "manifest.json").read_text())
+    assert manifest["statistics"] == results["frame_statistics"]["outputs"]
+    assert manifest["quality"] == results["quality_check"]["outputs"]
+    assert manifest["logical_date"] == date
+    assert manifest["authenticated"] is True  # the Secret reached the pod's environment
+    assert CANARY not in output + json.dumps(results) + json.dumps(events)
+    # The pods' logs (JSON lines, for a cluster's log collector) streamed into the task logs.
+    for task in tasks:
+        assert f'"message": "Task {task} succeeded"' in output
+    # Status events as on the local target, from inside the pods and from Airflow.
+    seen = {(e["source"], e["kind"], e["task_id"]) for e in events}
+    for task in tasks:
+        assert ("task", "task.started", task) in seen
+        assert ("task", "task.succeeded", task) in seen
+    assert ("airflow", "run.succeeded", None) in seen
+    # Spans: a task span per task, its resource naming the pod it ran in (the downward API).
+    spans = receiver.wait_for_spans(len(tasks))
+    pod_of_task = {p["metadata"]["labels"]["task_id"]: p["metadata"]["name"] for p in created}
+    span_pods = {
+        span.name: attributes(resource.attributes)["k8s.pod.name"]
+        for resource, span in spans
+        if span.name.startswith("task ")
+    }
+    assert span_pods == {f"task {task}": pod_of_task[task] for task in tasks}
