@@ -43,6 +43,7 @@ ReservedSecretVariable = _with("ReservedSecretVariable", secrets={"POD_NAME": Se
 NegativeRetries = _with("NegativeRetries", retries=-1)
 IntRetryDelay = _with("IntRetryDelay", retry_delay=30)
 ZeroTimeout = _with("ZeroTimeout", execution_timeout=timedelta(0))
+ZeroStartupTimeout = _with("ZeroStartupTimeout", startup_timeout=timedelta(0))
 NegativeBackoff = _with("NegativeBackoff", retry_exponential_backoff=-2)
 UnknownProfile = _with("UnknownProfile", resource_profile="huge_memory")
 

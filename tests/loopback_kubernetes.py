@@ -396,6 +396,7 @@ class PodRuntime:
         self.containers: dict[str, Container] = {}
         self.deleting = threading.Event()
         self.grace_seconds = 30.0
+        self.last_status: dict[str, Any] = {}
 
     # -- status -------------------------------------------------------------------------
     def _set_status(self, **changes: Any) -> None:
@@ -451,11 +452,12 @@ class PodRuntime:
 
     def _publish(self, states: dict[str, dict[str, Any]]) -> None:
         phase = self._phase(states)
-        self._set_status(
-            phase=phase,
-            conditions=self._conditions(phase),
-            containerStatuses=self._statuses(states),
-        )
+        self.last_status = {
+            "phase": phase,
+            "conditions": self._conditions(phase),
+            "containerStatuses": self._statuses(states),
+        }
+        self._set_status(**copy.deepcopy(self.last_status))
 
     def event(self, reason: str, message: str, kind: str = "Normal", path: str = "") -> None:
         self.cluster.event(self.pod, reason, message, kind, path)
@@ -774,7 +776,8 @@ class LoopbackKubernetes:
 
     # -- what tests put and read ----------------------------------------------------------
     def put_config_map(self, namespace: str, name: str, data: dict[str, str]) -> None:
-        self.store.create(
+        """Create or replace a ConfigMap (as `kubectl apply` would)."""
+        self._put(
             "configmaps",
             {
                 "apiVersion": "v1",
@@ -785,8 +788,9 @@ class LoopbackKubernetes:
         )
 
     def put_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Create or replace an Opaque Secret; `data` in plain text, stored base64 as the API does."""
         encoded = {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
-        self.store.create(
+        self._put(
             "secrets",
             {
                 "apiVersion": "v1",
@@ -796,6 +800,19 @@ class LoopbackKubernetes:
                 "metadata": {"name": name, "namespace": namespace},
             },
         )
+
+    def _put(self, resource: str, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        with self.store.lock:
+            if (resource, meta["namespace"], meta["name"]) in self.store.objects:
+                self.store.update(
+                    resource,
+                    meta["namespace"],
+                    meta["name"],
+                    lambda stored: stored.update(data=obj["data"]),
+                )
+            else:
+                self.store.create(resource, obj)
 
     def config_map_data(self, namespace: str, name: str) -> dict[str, str]:
         try:
@@ -817,6 +834,14 @@ class LoopbackKubernetes:
 
     def pods(self, namespace: str = "default", labels: str = "") -> list[dict[str, Any]]:
         return self.store.list("pods", namespace, labels)
+
+    def final_status(self, pod: dict[str, Any]) -> dict[str, Any]:
+        """The last status the kubelet reported for `pod` (also after its deletion)."""
+        return copy.deepcopy(self.runtimes[pod["metadata"]["uid"]].last_status)
+
+    def was_deleted(self, pod: dict[str, Any]) -> bool:
+        """Whether somebody deleted `pod` (this very pod, by uid) through the API."""
+        return self.runtimes[pod["metadata"]["uid"]].deleting.is_set()
 
     def pod_log(self, uid: str, container: str) -> str:
         runtime = self.runtimes[uid]
@@ -1107,7 +1132,7 @@ class LoopbackKubernetes:
             query = request.query
             namespace = request.match_info.get("namespace")
             labels, fields = query.get("labelSelector", ""), query.get("fieldSelector", "")
-            if query.get("watch") in ("true", "1"):
+            if _flag(query, "watch"):
                 return await self._watch(request, resource, namespace, labels, fields)
             with self.store.lock:
                 items, version = (
@@ -1221,8 +1246,8 @@ class LoopbackKubernetes:
                 f'container "{name}" in pod "{info["name"]}" is '
                 "waiting to start: ContainerCreating",
             )
-        follow = query.get("follow") in ("true", "1")
-        timestamps = query.get("timestamps") in ("true", "1")
+        follow = _flag(query, "follow")
+        timestamps = _flag(query, "timestamps")
         since = float(query["sinceSeconds"]) if "sinceSeconds" in query else None
         tail = int(query["tailLines"]) if "tailLines" in query else None
         response = web.StreamResponse(headers={"Content-Type": "text/plain"})
@@ -1242,21 +1267,26 @@ class LoopbackKubernetes:
                 selected.append(line if timestamps else text)
             return selected
 
-        data = container.log_path.read_bytes()
-        offset = data.rfind(b"\n") + 1
-        first = lines_from(data[:offset])
-        await response.write(b"".join(first[-tail:] if tail is not None else first))
-        while follow:
-            done = container.process is None or container.process.poll() is not None
+        try:
             data = container.log_path.read_bytes()
-            end = data.rfind(b"\n") + 1
-            if end > offset:
-                await response.write(b"".join(lines_from(data[offset:end])))
-                offset = end
-            elif done:
-                break
-            await asyncio.sleep(0.05)
-        await response.write_eof()
+            offset = data.rfind(b"\n") + 1
+            first = lines_from(data[:offset])
+            await response.write(b"".join(first[-tail:] if tail is not None else first))
+            while follow:
+                done = container.process is None or container.process.poll() is not None
+                data = container.log_path.read_bytes()
+                end = data.rfind(b"\n") + 1
+                if end > offset:
+                    await response.write(b"".join(lines_from(data[offset:end])))
+                    offset = end
+                elif done:
+                    break
+                await asyncio.sleep(0.05)
+            await response.write_eof()
+        except FileNotFoundError:  # the pod was deleted: its logs with it, the stream ends
+            await response.write_eof()
+        except ConnectionResetError:  # the client went away
+            pass
         return response
 
     async def _exec(self, request: web.Request) -> web.StreamResponse:
@@ -1287,9 +1317,7 @@ class LoopbackKubernetes:
             "-i",
             *env,
             *command,
-            stdin=asyncio.subprocess.PIPE
-            if query.get("stdin") in ("true", "1")
-            else asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE if _flag(query, "stdin") else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -1346,6 +1374,12 @@ class LoopbackKubernetes:
             self.delete_spark_application, info["namespace"], info["name"]
         )
         return web.json_response(app)
+
+
+def _flag(query: Any, name: str) -> bool:
+    """A boolean query parameter as the API server reads it (Go's strconv.ParseBool: the
+    Python client sends `True`)."""
+    return query.get(name, "false") in ("1", "t", "T", "true", "TRUE", "True")
 
 
 def _with_overhead(driver: dict[str, Any]) -> str:

@@ -179,6 +179,7 @@ CASES = [
     (_add(t.NegativeRetries), ["task 'negative_retries'", "retries is -1", ">= 0"]),
     (_add(t.IntRetryDelay), ["retry_delay is 30", "datetime.timedelta"]),
     (_add(t.ZeroTimeout), ["execution_timeout is zero"]),
+    (_add(t.ZeroStartupTimeout), ["startup_timeout is zero"]),
     (_add(t.NegativeBackoff), ["retry_exponential_backoff is -2"]),
     (_add(t.UnknownProfile), ["task 'unknown_profile'", "'huge_memory' is unknown", "RESOURCE_PROFILES"]),
     (_bad_param(name="seed", type="int"), ["parameter 'seed'", "type 'int' is unknown", "'integer'"]),

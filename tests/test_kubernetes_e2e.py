@@ -11,6 +11,8 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,13 @@ import pytest
 from conftest import (
     EXAMPLE_VERSION,
     REPO_ROOT,
+    TESTS_DIR,
     VENV_BIN,
     airflow,
     airflow_env,
     export_example,
     fresh_venv,
+    run_cli,
 )
 from loopback_kubernetes import Image, LoopbackKubernetes, namespaces_available
 from otlp import attributes
@@ -35,6 +39,7 @@ L1_DAG = f"l0_to_l1_vbi_{EXAMPLE_VERSION}"
 SETTINGS_CONFIG_MAP = "processing-core-settings"
 SITE = "lib/python3.11/site-packages"
 CANARY = "canary-4f1e9b7d"
+FAILURES_IMAGE, FAILURES_DAG = "pod-failures:1.0.0", "pods_to_failures_kubernetes_1.0.0"
 
 
 def require_namespaces() -> None:
@@ -60,6 +65,7 @@ def pipeline_image(tmp_path_factory: pytest.TempPathFactory, processing_core_whe
             source = dev_site / name
             (shutil.copytree if source.is_dir() else shutil.copy2)(source, site / name)
     shutil.copytree(REPO_ROOT / "workflows", site / "workflows")
+    shutil.copytree(TESTS_DIR / "pod_failures", site / "pod_failures")
     spark_main = subprocess.run(
         [str(venv / "bin" / "processing-core"), "spark-main"],
         capture_output=True,
@@ -81,7 +87,8 @@ def pipeline_image(tmp_path_factory: pytest.TempPathFactory, processing_core_whe
 def cluster(
     tmp_path_factory: pytest.TempPathFactory, pipeline_image: Image
 ) -> Iterator[LoopbackKubernetes]:
-    api = LoopbackKubernetes(tmp_path_factory.mktemp("cluster"), {IMAGE: pipeline_image}).start()
+    images = {IMAGE: pipeline_image, FAILURES_IMAGE: pipeline_image}
+    api = LoopbackKubernetes(tmp_path_factory.mktemp("cluster"), images).start()
     yield api
     api.stop()
     assert api.defects == []
@@ -198,3 +205,138 @@ def test_the_example_runs_as_pods_and_a_spark_application(
         if span.name.startswith("task ")
     }
     assert span_pods == {f"task {task}": pod_of_task[task] for task in tasks}
+
+
+def export_failures(home: Path, **env: str) -> dict[str, str]:
+    dags = home / "dags"
+    exported = run_cli(
+        "export",
+        "pod_failures",
+        "--out",
+        str(dags),
+        "--target",
+        "kubernetes",
+        K8S_ENV_FROM_CONFIGMAPS=SETTINGS_CONFIG_MAP,
+        **env,
+    )
+    assert exported.returncode == 0, exported.stderr
+    return airflow_env(home, dags)
+
+
+def delete_first_pod_once_running(cluster: LoopbackKubernetes, task_id: str) -> threading.Thread:
+    """`kubectl delete pod` of the task's first pod while it runs, from another thread."""
+
+    def delete() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            for pod in cluster.pods(labels=f"task_id={task_id},try_number=1"):
+                if pod["status"].get("phase") == "Running":
+                    cluster.delete_pod(pod["metadata"]["namespace"], pod["metadata"]["name"], None)
+                    return
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=delete, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_why_a_pod_failed_reaches_task_failed_and_the_task_log(cluster, tmp_path):
+    require_rabbitmq()
+    bus = Bus()
+    cluster.put_config_map("default", SETTINGS_CONFIG_MAP, bus.env(EVENTS_OUTBOX="/tmp/outbox"))
+    env = export_failures(tmp_path / "home")
+    kubeconfig = cluster.kubeconfig(tmp_path / "kubeconfig")
+    env |= bus.env(
+        EVENTS_OUTBOX=str(tmp_path / "outbox"),
+        AIRFLOW_CONN_KUBERNETES_DEFAULT=cluster.airflow_connection(kubeconfig),
+    )
+    date = "2026-11-03T06:00:00+00:00"
+    deleter = delete_first_pod_once_running(cluster, "deleted_pod")
+    try:
+        completed = dags_test(env, FAILURES_DAG, {}, date)
+        events = [json.loads(body) for _, _, body in bus.messages(expected=100, timeout=3)]
+    finally:
+        bus.delete()
+    deleter.join(1)
+    output = completed.stdout + completed.stderr
+    (tmp_path / "airflow-dags-test.log").write_text(output)  # to read when this fails
+    run_id = run_id_of(env, FAILURES_DAG, date)
+    assert task_states(env, FAILURES_DAG, run_id) == {
+        "fails": "failed",
+        "over_memory": "failed",
+        "outlives_timeout": "failed",
+        "deleted_pod": "success",
+    }, output[-6000:]
+    failed = {
+        e["task_id"]: e for e in events if (e["source"], e["kind"]) == ("airflow", "task.failed")
+    }
+    own = {e["task_id"]: e for e in events if (e["source"], e["kind"]) == ("task", "task.failed")}
+    # A non-zero exit: the task's own event says why; the container ended with reason Error.
+    assert own["fails"]["error"]["message"] == "failed on purpose in its pod"
+    # The memory limit: the kernel's kill, as the cluster reports it, reaches the event.
+    assert failed["over_memory"]["error"]["type"] == "OOMKilled"
+    assert "OOMKilled" in output
+    (hog,) = [
+        p for p in cluster.pods_created if p["metadata"]["labels"].get("task_id") == "over_memory"
+    ]
+    (state,) = [
+        s["state"]["terminated"]
+        for s in cluster.final_status(hog)["containerStatuses"]
+        if s["name"] == "base"
+    ]
+    assert (state["reason"], state["exitCode"]) == ("OOMKilled", 137)
+    # Killed by Airflow (its execution_timeout): the operator deleted the pod.
+    assert failed["outlives_timeout"]["error"]["type"] == "Timeout"
+    (slow,) = [
+        p
+        for p in cluster.pods_created
+        if p["metadata"]["labels"].get("task_id") == "outlives_timeout"
+    ]
+    assert cluster.was_deleted(slow)
+    # A pod deleted under its task: the try fails, the retry runs in a new pod of its own.
+    retried = [
+        p for p in cluster.pods_created if p["metadata"]["labels"].get("task_id") == "deleted_pod"
+    ]
+    assert [p["metadata"]["labels"]["try_number"] for p in retried] == ["1", "2"]
+    assert retried[0]["metadata"]["uid"] != retried[1]["metadata"]["uid"]
+    assert xcom_results(env, FAILURES_DAG, run_id)["deleted_pod"]["outputs"] == {"try": 2}
+    assert ("airflow", "task.retrying", "deleted_pod") in {
+        (e["source"], e["kind"], e["task_id"]) for e in events
+    }
+
+
+def test_an_unknown_image_fails_the_try_at_once_saying_so(cluster, tmp_path):
+    require_rabbitmq()
+    bus = Bus()
+    cluster.put_config_map("default", SETTINGS_CONFIG_MAP, {})
+    env = export_failures(tmp_path / "home", PIPELINE_IMAGE_REPOSITORY="registry.invalid/pods")
+    dag_file = (tmp_path / "home" / "dags" / f"{FAILURES_DAG}.py").read_text()
+    assert "startup_timeout_seconds=45," in dag_file  # FailsOnPurpose's declaration
+    kubeconfig = cluster.kubeconfig(tmp_path / "kubeconfig")
+    env |= bus.env(
+        EVENTS_OUTBOX=str(tmp_path / "outbox"),
+        AIRFLOW_CONN_KUBERNETES_DEFAULT=cluster.airflow_connection(kubeconfig),
+    )
+    try:
+        completed = dags_test(env, FAILURES_DAG, {}, "2026-11-04T06:00:00+00:00")
+        events = [json.loads(body) for _, _, body in bus.messages(expected=100, timeout=3)]
+    finally:
+        bus.delete()
+    output = completed.stdout + completed.stderr
+    (tmp_path / "airflow-dags-test.log").write_text(output)  # to read when this fails
+    assert completed.returncode != 0
+    # The provider fails the try at the first ErrImagePull that is not transient, with the
+    # cluster's own words, rather than waiting out the startup timeout.
+    assert "Image cannot be pulled, unable to start: ErrImagePull" in output
+    assert 'failed to pull and unpack image "registry.invalid/pods:1.0.0"' in output
+    assert "Waiting 45s to get the POD running" in output
+    failed = [e for e in events if (e["source"], e["kind"]) == ("airflow", "task.failed")]
+    assert sorted(e["task_id"] for e in failed) == [
+        "deleted_pod",
+        "fails",
+        "outlives_timeout",
+        "over_memory",
+    ]
+    assert {e["error"]["type"] for e in failed} == {"ErrImagePull"}
+    # Nothing ran: no task of its own ever started in a pod.
+    assert not [e for e in events if e["source"] == "task"]

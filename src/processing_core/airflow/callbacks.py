@@ -46,6 +46,8 @@ class StatusCallback:
         return f"StatusCallback({self.kind!r}, {self.workflow_name!r}, {self.workflow_version!r})"
 
     def __call__(self, context: Mapping[str, Any]) -> None:
+        if self.kind in ("task.failed", "task.retrying"):
+            stop_pod_left_running(context)
         try:
             self._publish(context)
         except Exception:  # a callback must never turn into the task's problem
@@ -218,9 +220,46 @@ def termination_reason(task: Any, exception: BaseException | None) -> str | None
         found = _REASON_IN_TEXT.search(str(exception))
         if found:
             return found.group(1)
-        if type(exception).__name__ == "AirflowTaskTimeout":
+        if any(type(error).__name__ == "AirflowTaskTimeout" for error in _chain(exception)):
+            # KubernetesPodOperator's cleanup raises "Pod ... returned a failure" while the
+            # timeout unwinds: the timeout is what happened.
             return "Timeout"
     return None
+
+
+def stop_pod_left_running(context: Mapping[str, Any]) -> None:
+    """Delete the pod (or SparkApplication) of a task that timed out, which would run on.
+
+    On a timeout, KubernetesPodOperator's cleanup raises "Pod ... returned a failure" while
+    the timeout unwinds, so the task runner's `except AirflowTaskTimeout: task.on_kill()`
+    never sees the timeout and the pod keeps running with nobody watching it (seen with
+    cncf-kubernetes 10.25 in tests/test_kubernetes_e2e.py). The operator's own `on_kill`
+    deletes it, with the task's grace period; it does nothing once the task was killed.
+    """
+    task, exception = context.get("task"), context.get("exception")
+    if task is None or exception is None or getattr(task, "_killed", False):
+        return
+    if getattr(task, "pod", None) is None:  # not a pod task, or its pod was never made
+        return
+    if not any(type(error).__name__ == "AirflowTaskTimeout" for error in _chain(exception)):
+        return
+    try:
+        _log.info(
+            "processing-core: the task timed out; deleting its pod %s", task.pod.metadata.name
+        )
+        task.on_kill()
+    except Exception:  # the event must still be published
+        _log.exception("processing-core could not delete the pod of a task that timed out")
+
+
+def _chain(exception: BaseException) -> list[BaseException]:
+    """The exception and those it was raised from or while handling, nearest first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exception
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def _pod_reason(pod: Any) -> str | None:

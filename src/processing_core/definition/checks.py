@@ -50,6 +50,7 @@ def task_class_problems(task: type[TaskBase]) -> list[str]:
         ("retry_delay", False),
         ("max_retry_delay", True),
         ("execution_timeout", True),
+        ("startup_timeout", True),
     ):
         value = getattr(task, attribute)
         if value is None and optional:
@@ -59,8 +60,8 @@ def task_class_problems(task: type[TaskBase]) -> list[str]:
                 f"{attribute} is {value!r}; declare a non-negative datetime.timedelta"
                 + (" or None" if optional else "")
             )
-        elif attribute == "execution_timeout" and value.total_seconds() == 0:
-            found.append("execution_timeout is zero; declare a positive timedelta or None")
+        elif attribute in ("execution_timeout", "startup_timeout") and value.total_seconds() == 0:
+            found.append(f"{attribute} is zero; declare a positive timedelta or None")
     backoff = task.retry_exponential_backoff
     if not isinstance(backoff, int | float) or not math.isfinite(backoff) or backoff < 0:
         found.append(

@@ -105,6 +105,9 @@ class TaskBase(ABC):
     retry_exponential_backoff: ClassVar[float | bool] = 0.0
     max_retry_delay: ClassVar[timedelta | None] = None
     execution_timeout: ClassVar[timedelta | None] = None
+    # How long the pod (or Spark driver) may take to be scheduled and start, image pull
+    # included, before the try fails; None: the K8S_STARTUP_TIMEOUT_SECONDS setting.
+    startup_timeout: ClassVar[timedelta | None] = None
     resources: ClassVar[Resources] = Resources()
     resource_profile: ClassVar[str] = "default"
     # Environment variable name -> Kubernetes Secret key. References only, never values.

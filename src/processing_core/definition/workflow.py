@@ -50,6 +50,7 @@ NODE_OVERRIDES = (
     "retries",
     "retry_delay",
     "execution_timeout",
+    "startup_timeout",
     "resources",
     "resource_profile",
     "volumes",
@@ -146,6 +147,7 @@ class Workflow:
         retries: int | None = None,
         retry_delay: timedelta | None = None,
         execution_timeout: timedelta | None = None,
+        startup_timeout: timedelta | None = None,
         resources: Resources | None = None,
         resource_profile: str | None = None,
         volumes: Sequence[Volume] | None = None,
@@ -155,10 +157,10 @@ class Workflow:
     ) -> TaskNode:
         """Add a task class; `upstreams` are task classes or task ids (also ones added later).
 
-        `retries`, `retry_delay`, `execution_timeout`, `resources`, `resource_profile`,
-        `volumes` and `produces` override what the class declares, for this node only (None:
-        as the class declares), so one class can run with two sizes, in two workflows or
-        twice in one.
+        `retries`, `retry_delay`, `execution_timeout`, `startup_timeout`, `resources`,
+        `resource_profile`, `volumes` and `produces` override what the class declares, for
+        this node only (None: as the class declares), so one class can run with two sizes,
+        in two workflows or twice in one.
 
         Raises WorkflowDefinitionError at once for what can be known now: the class, its
         declarations, the overrides and the task id. References are checked by `validate()`.
@@ -167,6 +169,7 @@ class Workflow:
             "retries": retries,
             "retry_delay": retry_delay,
             "execution_timeout": execution_timeout,
+            "startup_timeout": startup_timeout,
             "resources": resources,
             "resource_profile": resource_profile,
             "volumes": tuple(volumes) if isinstance(volumes, list) else volumes,

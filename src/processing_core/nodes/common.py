@@ -260,3 +260,11 @@ def inputs_template(upstream_task_ids: tuple[str, ...]) -> str | None:
         for task_id in upstream_task_ids
     )
     return "{" + pairs + "}"
+
+
+def startup_timeout_seconds(task: type[TaskBase], context: NodeContext) -> int:
+    """Seconds the task's pod may take to start: the task's `startup_timeout`, else the
+    K8S_STARTUP_TIMEOUT_SECONDS setting."""
+    if task.startup_timeout is not None:
+        return max(1, int(task.startup_timeout.total_seconds()))
+    return context.settings.k8s_startup_timeout_seconds

@@ -13,6 +13,7 @@ from processing_core.nodes.common import (
     base_operator_kwargs,
     pod_annotations,
     pod_labels,
+    startup_timeout_seconds,
     templated_run_task_arguments,
 )
 from processing_core.nodes.spec import Call, OperatorSpec
@@ -46,7 +47,7 @@ def kubernetes_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         "do_xcom_push": True,
         "get_logs": True,
         "on_finish_action": context.settings.k8s_on_finish_action,
-        "startup_timeout_seconds": context.settings.k8s_startup_timeout_seconds,
+        "startup_timeout_seconds": startup_timeout_seconds(task, context),
     }
     if task.secrets:
         kwargs["secrets"] = [

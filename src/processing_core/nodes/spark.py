@@ -18,6 +18,7 @@ from processing_core.nodes.common import (
     base_operator_kwargs,
     pod_annotations,
     pod_labels,
+    startup_timeout_seconds,
     templated_run_task_arguments,
 )
 from processing_core.nodes.spec import OperatorSpec
@@ -121,7 +122,7 @@ def spark_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         "template_spec": _jinja_proof({"spark": application}),
         "get_logs": True,
         "do_xcom_push": True,
-        "startup_timeout_seconds": context.settings.k8s_startup_timeout_seconds,
+        "startup_timeout_seconds": startup_timeout_seconds(task, context),
     }
     return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
 
