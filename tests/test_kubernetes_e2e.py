@@ -6,18 +6,22 @@ pipeline image (the wheel and the example, without Airflow) as local processes.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from conftest import (
     EXAMPLE_VERSION,
     REPO_ROOT,
@@ -40,6 +44,7 @@ SETTINGS_CONFIG_MAP = "processing-core-settings"
 SITE = "lib/python3.11/site-packages"
 CANARY = "canary-4f1e9b7d"
 FAILURES_IMAGE, FAILURES_DAG = "pod-failures:1.0.0", "pods_to_failures_kubernetes_1.0.0"
+DURABLE_IMAGE, DURABLE_DAG = "pod-durable:1.0.0", "pods_to_durable_kubernetes_1.0.0"
 
 
 def require_namespaces() -> None:
@@ -65,7 +70,8 @@ def pipeline_image(tmp_path_factory: pytest.TempPathFactory, processing_core_whe
             source = dev_site / name
             (shutil.copytree if source.is_dir() else shutil.copy2)(source, site / name)
     shutil.copytree(REPO_ROOT / "workflows", site / "workflows")
-    shutil.copytree(TESTS_DIR / "pod_failures", site / "pod_failures")
+    for package in ("pod_failures", "pod_durable"):
+        shutil.copytree(TESTS_DIR / package, site / package)
     spark_main = subprocess.run(
         [str(venv / "bin" / "processing-core"), "spark-main"],
         capture_output=True,
@@ -87,7 +93,7 @@ def pipeline_image(tmp_path_factory: pytest.TempPathFactory, processing_core_whe
 def cluster(
     tmp_path_factory: pytest.TempPathFactory, pipeline_image: Image
 ) -> Iterator[LoopbackKubernetes]:
-    images = {IMAGE: pipeline_image, FAILURES_IMAGE: pipeline_image}
+    images = dict.fromkeys((IMAGE, FAILURES_IMAGE, DURABLE_IMAGE), pipeline_image)
     api = LoopbackKubernetes(tmp_path_factory.mktemp("cluster"), images).start()
     yield api
     api.stop()
@@ -340,3 +346,136 @@ def test_an_unknown_image_fails_the_try_at_once_saying_so(cluster, tmp_path):
     assert {e["error"]["type"] for e in failed} == {"ErrImagePull"}
     # Nothing ran: no task of its own ever started in a pod.
     assert not [e for e in events if e["source"] == "task"]
+
+
+@pytest.fixture
+def durable_deployment(airflow_deployment, cluster, tmp_path):
+    """The session's Airflow (scheduler, LocalExecutor workers) with pod_durable's DAG,
+    exported for the kubernetes target, and a connection of its own to the loopback API."""
+    deployment, _ = airflow_deployment
+    cluster.put_config_map("default", SETTINGS_CONFIG_MAP, {"EVENTS_ENABLED": "false"})
+    conn_id = f"loopback_{uuid.uuid4().hex[:8]}"
+    extra = {"kube_config_path": str(cluster.kubeconfig(tmp_path / "kubeconfig"))}
+    deployment.api(
+        "POST",
+        "connections",
+        json={"connection_id": conn_id, "conn_type": "kubernetes", "extra": json.dumps(extra)},
+    )
+    dag_file = deployment.dags / f"{DURABLE_DAG}.py"
+    exported = run_cli(
+        "export",
+        "pod_durable",
+        "--out",
+        str(tmp_path / "dags"),
+        "--target",
+        "kubernetes",
+        K8S_CONN_ID=conn_id,
+        K8S_ENV_FROM_CONFIGMAPS=SETTINGS_CONFIG_MAP,
+    )
+    assert exported.returncode == 0, exported.stderr
+    shutil.copy(tmp_path / "dags" / dag_file.name, dag_file)
+    deployment.wait_for("the durable DAG parsed", lambda: DURABLE_DAG in deployment.dag_ids())
+    yield deployment
+    dag_file.unlink()
+    requests.delete(
+        f"{deployment.url}/api/v2/connections/{conn_id}",
+        timeout=30,
+        headers={"Authorization": f"Bearer {deployment.token()}"},
+    )
+
+
+def kill_the_worker_once_its_pod_runs(deployment, cluster, run_id: str) -> dict[str, Any]:
+    """SIGKILL the task's process (the worker following the pod) while the pod runs; the
+    pod as it was."""
+
+    def running_pod_and_pid():
+        pods = [
+            p
+            for p in cluster.pods(labels="task_id=outlives_worker")
+            if p["metadata"]["labels"].get("run_id") and p["status"].get("phase") == "Running"
+        ]
+        rows = deployment.query(
+            "SELECT pid FROM task_instance WHERE dag_id = %s AND run_id = %s AND try_number = 1"
+            " AND state = 'running'",
+            DURABLE_DAG,
+            run_id,
+        )
+        return (pods[0], rows[0][0]) if pods and rows and rows[0][0] else None
+
+    pod, pid = deployment.wait_for("the task's pod running", running_pod_and_pid, timeout=120)
+    os.kill(pid, signal.SIGKILL)
+    return pod
+
+
+def xcom_of(deployment, run_id: str) -> Any:
+    entry = deployment.api(
+        "GET",
+        f"dags/{DURABLE_DAG}/dagRuns/{run_id}/taskInstances/outlives_worker/xcomEntries/return_value",
+    )
+    value = entry["value"]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_a_try_whose_worker_died_reattaches_to_its_own_pod(durable_deployment, cluster):
+    deployment = durable_deployment
+    before = len(cluster.pods_created)
+    run_id = deployment.trigger(DURABLE_DAG, {})
+    first = kill_the_worker_once_its_pod_runs(deployment, cluster, run_id)
+    deployment.wait_for(
+        "the run succeeded",
+        lambda: deployment.run_state(DURABLE_DAG, run_id) == "success",
+        timeout=240,
+    )
+    (ti,) = deployment.query(
+        "SELECT try_number, state FROM task_instance WHERE dag_id = %s AND run_id = %s",
+        DURABLE_DAG,
+        run_id,
+    )
+    assert ti == (2, "success")  # the second try finished the task ...
+    created = cluster.pods_created[before:]
+    # ... by following the first try's pod: no second pod was started.
+    assert [p["metadata"]["uid"] for p in created] == [first["metadata"]["uid"]]
+    assert xcom_of(deployment, run_id)["outputs"] == {"pod": first["metadata"]["name"], "try": 1}
+
+
+def test_a_pod_made_under_the_same_name_is_never_adopted(durable_deployment, cluster):
+    deployment = durable_deployment
+    before = len(cluster.pods_created)
+    run_id = deployment.trigger(DURABLE_DAG, {})
+    first = kill_the_worker_once_its_pod_runs(deployment, cluster, run_id)
+    meta = first["metadata"]
+    # Before the retry (8 s later): the pod goes, and another is made under its name, as a
+    # pod of something else would be. Its result must never become this task's.
+    cluster.delete_pod(meta["namespace"], meta["name"], 0)
+    deployment.wait_for(
+        "the first pod gone",
+        lambda: (
+            not cluster.pods(labels=f"task_id=outlives_worker,run_id={meta['labels']['run_id']}")
+        ),
+        timeout=30,
+    )
+    impostor = copy.deepcopy(
+        {
+            "metadata": {"name": meta["name"], "labels": {"made-by": "someone-else"}},
+            "spec": first["spec"],
+        }
+    )
+    impostor["spec"]["containers"][0] |= {
+        "image": "alpine",
+        "command": ["sh", "-c"],
+        "args": [
+            'echo \'{"status": "success", "outputs": {"impostor": true}}\' > /airflow/xcom/return.json'
+        ],
+    }
+    cluster.create_pod(meta["namespace"], impostor)
+    deployment.wait_for(
+        "the run ended",
+        lambda: deployment.run_state(DURABLE_DAG, run_id) in ("success", "failed"),
+        timeout=240,
+    )
+    assert deployment.run_state(DURABLE_DAG, run_id) == "success"
+    assert xcom_of(deployment, run_id)["outputs"]["try"] == 2  # from a pod of its own
+    created = [p for p in cluster.pods_created[before:] if p["metadata"]["labels"].get("run_id")]
+    assert [p["metadata"]["labels"]["try_number"] for p in created] == ["1", "2"]
+    (mine,) = [p for p in cluster.pods(labels="made-by=someone-else")]
+    assert "already_checked" not in mine["metadata"]["labels"]  # nobody touched it

@@ -4,8 +4,12 @@
 Every DAG file processing-core ever exported imports `processing_core.airflow_callbacks`,
 and keeps running on a deployment's newer processing-core: this path is public API. Standard
 library only at import, as the module it names (the scheduler parses DAG files constantly).
+
+`PodIdentityGuard` (KubernetesPodOperators' `callbacks=`) is imported on first use: it needs
+the Kubernetes provider, which the DAG files naming it import anyway.
 """
 
+from processing_core.airflow import callbacks as _callbacks
 from processing_core.airflow.callbacks import (
     ImportedCallback,
     ResultHook,
@@ -27,3 +31,7 @@ __all__ = [
     "rabbitmq_trigger",
     "termination_reason",
 ]
+
+
+def __getattr__(name: str) -> object:
+    return getattr(_callbacks, name)

@@ -287,6 +287,15 @@ def _log_url(ti: Any) -> str | None:
     return str(url) if url else None
 
 
+def __getattr__(name: str) -> Any:
+    # Imported on first use: it needs the Kubernetes provider, which only pod DAGs import.
+    if name == "PodIdentityGuard":
+        from processing_core.airflow.pods import PodIdentityGuard
+
+        return PodIdentityGuard
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def asset_template_filters() -> dict[str, Any]:
     """The DAG's Jinja filters for an asset-scheduled workflow (see airflow/assets.py)."""
     from processing_core.airflow.assets import template_filters

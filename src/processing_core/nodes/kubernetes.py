@@ -21,6 +21,7 @@ from processing_core.nodes.spec import Call, OperatorSpec
 OPERATOR = "airflow.providers.cncf.kubernetes.operators.pod:KubernetesPodOperator"
 SECRET = "airflow.providers.cncf.kubernetes.secret:Secret"
 K8S_MODELS = "kubernetes.client.models"
+POD_IDENTITY_GUARD = "processing_core.airflow_callbacks:PodIdentityGuard"
 
 
 def kubernetes_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
@@ -46,6 +47,10 @@ def kubernetes_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         ],
         "do_xcom_push": True,
         "get_logs": True,
+        # A try whose worker died reattaches to its pod rather than starting a second one,
+        # and only to that very pod (processing_core/airflow/pods.py).
+        "durable": True,
+        "callbacks": Call(POD_IDENTITY_GUARD),
         "on_finish_action": context.settings.k8s_on_finish_action,
         "startup_timeout_seconds": startup_timeout_seconds(task, context),
     }
