@@ -35,7 +35,7 @@ class OverMemoryLimit(TaskBase):
 class OutlivesItsTimeout(TaskBase):
     """Runs past its execution_timeout: Airflow kills the task, the operator deletes the pod."""
 
-    execution_timeout = timedelta(seconds=20)
+    execution_timeout = timedelta(seconds=10)
 
     def run(self) -> None:
         time.sleep(600)
