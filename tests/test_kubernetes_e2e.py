@@ -479,3 +479,93 @@ def test_a_pod_made_under_the_same_name_is_never_adopted(durable_deployment, clu
     assert [p["metadata"]["labels"]["try_number"] for p in created] == ["1", "2"]
     (mine,) = [p for p in cluster.pods(labels="made-by=someone-else")]
     assert "already_checked" not in mine["metadata"]["labels"]  # nobody touched it
+
+
+def test_the_loopback_api_answers_as_kubernetes_does(cluster, tmp_path):
+    """The stand-in itself, through the real kubernetes client: phases and exit codes by
+    Kubernetes' rules, watch, exec's channels and status, and a strict pod schema."""
+    from kubernetes import client, config, watch
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.stream import stream
+
+    api = client.CoreV1Api(config.new_client_from_config(str(cluster.kubeconfig(tmp_path / "k"))))
+    name = f"rules-{uuid.uuid4().hex[:8]}"
+
+    def pod(pod_name: str, script: str, **container: Any) -> dict[str, Any]:
+        base = {"name": "base", "image": "alpine", "command": ["sh", "-c", script], **container}
+        return {
+            "metadata": {"name": pod_name},
+            "spec": {"restartPolicy": "Never", "containers": [base]},
+        }
+
+    api.create_namespaced_pod("default", pod(name, "sleep 1; exit 3"))
+    phases = []
+    for event in watch.Watch().stream(
+        api.list_namespaced_pod,
+        "default",
+        field_selector=f"metadata.name={name}",
+        timeout_seconds=30,
+    ):
+        phases.append(event["object"].status.phase)
+        if event["object"].status.phase == "Failed":
+            break
+    assert phases[0] == "Pending" and "Running" in phases and phases[-1] == "Failed"
+    (status,) = api.read_namespaced_pod(name, "default").status.container_statuses
+    assert (status.state.terminated.reason, status.state.terminated.exit_code) == ("Error", 3)
+    api.delete_namespaced_pod(name, "default", grace_period_seconds=0)
+    # exec runs in the container (its own PID namespace: process 1 is the container's sh)
+    running = f"{name}-exec"
+    api.create_namespaced_pod("default", pod(running, "sleep 60"))
+    wait_until_running = time.monotonic() + 30
+    while api.read_namespaced_pod(running, "default").status.phase != "Running":
+        assert time.monotonic() < wait_until_running
+        time.sleep(0.1)
+    out = stream(
+        api.connect_get_namespaced_pod_exec,
+        running,
+        "default",
+        container="base",
+        command=["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo oops >&2; exit 4"],
+        stdin=False,
+        stdout=True,
+        stderr=True,
+        tty=False,
+        _preload_content=False,
+    )
+    out.run_forever(timeout=10)
+    assert out.read_stdout().strip() == "sh -c sleep 60"
+    assert out.read_stderr().strip() == "oops"
+    assert out.returncode == 4
+    api.delete_namespaced_pod(running, "default", grace_period_seconds=0)
+    # a Secret that is not there: the container waits, as a kubelet reports it
+    missing = f"{name}-secret"
+    api.create_namespaced_pod(
+        "default",
+        pod(
+            missing,
+            "true",
+            env=[
+                {
+                    "name": "TOKEN",
+                    "valueFrom": {"secretKeyRef": {"name": "not-there", "key": "token"}},
+                }
+            ],
+        ),
+    )
+    deadline = time.monotonic() + 30
+    while not api.read_namespaced_pod(missing, "default").status.container_statuses:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    (waiting,) = api.read_namespaced_pod(missing, "default").status.container_statuses
+    assert waiting.state.waiting.reason == "CreateContainerConfigError"
+    api.delete_namespaced_pod(missing, "default", grace_period_seconds=0)
+    # a pod the schema refuses
+    with pytest.raises(ApiException) as refused:
+        api.create_namespaced_pod(
+            "default",
+            {
+                "metadata": {"name": f"{name}-bad"},
+                "spec": {"containers": [{"name": "x", "imag": "y"}]},
+            },
+        )
+    assert refused.value.status == 422
