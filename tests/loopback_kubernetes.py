@@ -638,28 +638,22 @@ class PodRuntime:
             source = variable["valueFrom"]
             if "fieldRef" in source:
                 env[variable["name"]] = self._field(source["fieldRef"]["fieldPath"])
-            elif "secretKeyRef" in source:
-                ref = source["secretKeyRef"]
-                data = self.cluster.secret_data(self.namespace, ref["name"])
-                if ref["key"] not in data:
-                    raise ApiError(
-                        404,
-                        "NotFound",
-                        f"couldn't find key {ref['key']} in Secret {self.namespace}/{ref['name']}",
-                    )
-                env[variable["name"]] = data[ref["key"]]
-            elif "configMapKeyRef" in source:
-                ref = source["configMapKeyRef"]
-                data = self.cluster.config_map_data(self.namespace, ref["name"])
-                if ref["key"] not in data:
-                    raise ApiError(
-                        404,
-                        "NotFound",
-                        f"couldn't find key {ref['key']} in "
-                        f"ConfigMap {self.namespace}/{ref['name']}",
-                    )
-                env[variable["name"]] = data[ref["key"]]
+            elif "secretKeyRef" in source or "configMapKeyRef" in source:
+                env[variable["name"]] = self._key(source)
         return env
+
+    def _key(self, source: dict[str, Any]) -> str:
+        """One key of a Secret or ConfigMap (`secretKeyRef` / `configMapKeyRef`)."""
+        if "secretKeyRef" in source:
+            ref, kind = source["secretKeyRef"], "Secret"
+            data = self.cluster.secret_data(self.namespace, ref["name"])
+        else:
+            ref, kind = source["configMapKeyRef"], "ConfigMap"
+            data = self.cluster.config_map_data(self.namespace, ref["name"])
+        if ref["key"] not in data:
+            message = f"couldn't find key {ref['key']} in {kind} {self.namespace}/{ref['name']}"
+            raise ApiError(404, "NotFound", message)
+        return data[ref["key"]]
 
     def _field(self, path: str) -> str:
         meta = self.pod["metadata"]

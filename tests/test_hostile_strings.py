@@ -33,7 +33,8 @@ hostile_text = st.one_of(
 )
 ALLOWED_CALLS = {
     "DAG", "Param", "KubernetesPodOperator", "BashOperator", "SparkKubernetesOperator",
-    "timedelta", "Secret", "StatusCallback", "ResultHook", "RunValuesHook", "SparkSubmitTask",
+    "timedelta", "Secret", "StatusCallback", "ResultHook", "RunValuesHook", "PodIdentityGuard",
+    "SparkSubmitTask",
     "V1EnvVar", "V1EnvVarSource", "V1ObjectFieldSelector", "V1ResourceRequirements",
 }  # fmt: skip
 

@@ -569,3 +569,33 @@ def test_the_loopback_api_answers_as_kubernetes_does(cluster, tmp_path):
             },
         )
     assert refused.value.status == 422
+
+
+def test_a_task_marked_failed_in_airflow_deletes_its_pod(durable_deployment, cluster):
+    deployment = durable_deployment
+    run_id = deployment.trigger(DURABLE_DAG, {})
+
+    def running_pod():
+        pods = [
+            p
+            for p in cluster.pods(labels="task_id=outlives_worker")
+            if p["metadata"]["labels"].get("run_id") == pod_label(run_id)
+            and p["status"].get("phase") == "Running"
+        ]
+        return pods[0] if pods else None
+
+    pod = deployment.wait_for("the task's pod running", running_pod, timeout=120)
+    # What "Mark as failed" in the UI does: the worker is told to stop the task.
+    path = f"dags/{DURABLE_DAG}/dagRuns/{run_id}/taskInstances/outlives_worker"
+    deployment.api("PATCH", path, json={"new_state": "failed"})
+    deployment.wait_for("the pod deleted", lambda: cluster.was_deleted(pod), timeout=60)
+    deployment.wait_for(
+        "the run ended", lambda: deployment.run_state(DURABLE_DAG, run_id) == "failed"
+    )
+
+
+def pod_label(run_id: str) -> str:
+    """A run id as the provider writes it into a pod label."""
+    from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
+
+    return make_safe_label_value(run_id)
