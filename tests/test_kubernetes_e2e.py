@@ -348,12 +348,16 @@ def test_an_unknown_image_fails_the_try_at_once_saying_so(cluster, tmp_path):
     assert not [e for e in events if e["source"] == "task"]
 
 
-@pytest.fixture
-def durable_deployment(airflow_deployment, cluster, tmp_path):
-    """The session's Airflow (scheduler, LocalExecutor workers) with pod_durable's DAG,
-    exported for the kubernetes target, and a connection of its own to the loopback API."""
+@pytest.fixture(scope="module")
+def durable_deployment(airflow_deployment, cluster, tmp_path_factory):
+    """The session's Airflow (scheduler, LocalExecutor workers) with pod_durable's DAG and the
+    example's L1 DAG, exported for the kubernetes target, and a connection of their own to the
+    loopback API."""
     deployment, _ = airflow_deployment
-    cluster.put_config_map("default", SETTINGS_CONFIG_MAP, {"EVENTS_ENABLED": "false"})
+    tmp_path = tmp_path_factory.mktemp("kubernetes-deployment")
+    settings = f"{SETTINGS_CONFIG_MAP}-deployment"  # its own: the other tests change theirs
+    cluster.put_config_map("default", settings, {"EVENTS_ENABLED": "false"})
+    cluster.put_secret("default", "archive-credentials", {"token": CANARY})
     conn_id = f"loopback_{uuid.uuid4().hex[:8]}"
     extra = {"kube_config_path": str(cluster.kubeconfig(tmp_path / "kubeconfig"))}
     deployment.api(
@@ -361,27 +365,50 @@ def durable_deployment(airflow_deployment, cluster, tmp_path):
         "connections",
         json={"connection_id": conn_id, "conn_type": "kubernetes", "extra": json.dumps(extra)},
     )
-    dag_file = deployment.dags / f"{DURABLE_DAG}.py"
-    exported = run_cli(
-        "export",
-        "pod_durable",
-        "--out",
-        str(tmp_path / "dags"),
-        "--target",
-        "kubernetes",
-        K8S_CONN_ID=conn_id,
-        K8S_ENV_FROM_CONFIGMAPS=SETTINGS_CONFIG_MAP,
-    )
-    assert exported.returncode == 0, exported.stderr
-    shutil.copy(tmp_path / "dags" / dag_file.name, dag_file)
-    deployment.wait_for("the durable DAG parsed", lambda: DURABLE_DAG in deployment.dag_ids())
+    installed = []
+    for package, dag_id in (("pod_durable", DURABLE_DAG), ("workflows", L1_DAG)):
+        exported = run_cli(
+            "export",
+            package,
+            "--out",
+            str(tmp_path / package),
+            "--target",
+            "kubernetes",
+            "--version",
+            dag_id.rsplit("_", 1)[1],
+            K8S_CONN_ID=conn_id,
+            K8S_ENV_FROM_CONFIGMAPS=settings,
+        )
+        assert exported.returncode == 0, exported.stderr
+        installed.append(deployment.dags / f"{dag_id}.py")
+        shutil.copy(tmp_path / package / installed[-1].name, installed[-1])
+    deployment.wait_for("the DAGs parsed", lambda: {DURABLE_DAG, L1_DAG} <= deployment.dag_ids())
     yield deployment
-    dag_file.unlink()
+    for dag_file in installed:
+        dag_file.unlink()
     requests.delete(
         f"{deployment.url}/api/v2/connections/{conn_id}",
         timeout=30,
         headers={"Authorization": f"Bearer {deployment.token()}"},
     )
+
+
+def test_the_example_runs_on_the_loopback_cluster_in_a_real_deployment(durable_deployment, cluster):
+    deployment = durable_deployment
+    run_id = deployment.trigger(L1_DAG, {"frame_size": 8})
+    deployment.wait_for(
+        "the run ended",
+        lambda: deployment.run_state(L1_DAG, run_id) in ("success", "failed"),
+        timeout=300,
+    )
+    states = deployment.task_states(L1_DAG, run_id)
+    assert set(states.values()) == {"success"}, states
+    ran = [
+        p
+        for p in cluster.pods_created
+        if p["metadata"]["labels"].get("run_id") == pod_label(run_id)
+    ]
+    assert sorted(p["metadata"]["labels"]["task_id"] for p in ran) == sorted(states)
 
 
 def kill_the_worker_once_its_pod_runs(deployment, cluster, run_id: str) -> dict[str, Any]:
