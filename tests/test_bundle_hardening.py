@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import tracemalloc
 from pathlib import Path
@@ -206,7 +207,10 @@ def test_a_refresh_spends_at_most_its_time_downloading_and_says_what_waits(
     caplog.set_level(logging.INFO)
     refreshed(bundle, within=30)
     assert "Skipping workflows 1.1.0 for now: GET" in caplog.text
-    assert "no complete answer within 2 s (BUNDLE_REFRESH_SECONDS)" in caplog.text  # not 30 s
+    # What is left of the refresh's 2 s once 1.0.0 is in (less on a loaded machine), not 30 s.
+    (left,) = re.findall(r"no complete answer within ([0-9.]+) s \(BUNDLE_REFRESH_SECONDS\)",
+                         caplog.text)  # fmt: skip
+    assert 0 < float(left) <= 2
     assert "spent 2 s (BUNDLE_REFRESH_SECONDS) downloading archives; 1 more wait" in caplog.text
 
 
