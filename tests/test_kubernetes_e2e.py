@@ -306,6 +306,12 @@ def test_why_a_pod_failed_reaches_task_failed_and_the_task_log(cluster, tmp_path
     assert [p["metadata"]["labels"]["try_number"] for p in retried] == ["1", "2"]
     assert retried[0]["metadata"]["uid"] != retried[1]["metadata"]["uid"]
     assert xcom_results(env, FAILURES_DAG, run_id)["deleted_pod"]["outputs"] == {"try": 2}
+    (retrying,) = [e for e in events if (e["source"], e["kind"]) == ("airflow", "task.retrying")]
+    assert retrying["task_id"] == "deleted_pod"
+    assert retrying["error"]["type"] == "PodDeleted"
+    assert (
+        retrying["error"]["message"] == f"Pod {retried[0]['metadata']['name']} returned a failure."
+    )
     assert ("airflow", "task.retrying", "deleted_pod") in {
         (e["source"], e["kind"], e["task_id"]) for e in events
     }

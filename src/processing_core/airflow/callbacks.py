@@ -25,7 +25,7 @@ _log = logging.getLogger(__name__)
 _KNOWN_REASONS = (
     "OOMKilled", "Evicted", "DeadlineExceeded", "ImagePullBackOff", "ErrImagePull",
     "InvalidImageName", "CreateContainerConfigError", "CreateContainerError",
-    "ContainerCannotRun", "Preempting", "NodeLost", "Shutdown",
+    "ContainerCannotRun", "Preempting", "NodeLost", "Shutdown", "PodDeleted",
 )  # fmt: skip
 _REASON_IN_TEXT = re.compile(r"\b(" + "|".join(_KNOWN_REASONS) + r")\b")
 
@@ -73,7 +73,7 @@ class StatusCallback:
         if exception is not None or reason is not None:
             error = EventError(
                 type=reason or type(exception).__name__,
-                message=str(exception) if exception is not None else reason or "",
+                message=error_message(exception) if exception is not None else reason or "",
             )
         elif self.kind == EventKind.RUN_FAILED:
             # A DAG run's failure callback says why in `reason` (e.g. "task_failure"); the
@@ -220,10 +220,14 @@ def termination_reason(task: Any, exception: BaseException | None) -> str | None
         found = _REASON_IN_TEXT.search(str(exception))
         if found:
             return found.group(1)
-        if any(type(error).__name__ == "AirflowTaskTimeout" for error in _chain(exception)):
+        chain = _chain(exception)
+        if any(type(error).__name__ == "AirflowTaskTimeout" for error in chain):
             # KubernetesPodOperator's cleanup raises "Pod ... returned a failure" while the
             # timeout unwinds: the timeout is what happened.
             return "Timeout"
+        if any(type(e).__name__ == "ApiException" and getattr(e, "status", None) == 404
+               for e in chain):  # fmt: skip
+            return "PodDeleted"  # the pod went away while the operator followed it
     return None
 
 
@@ -276,7 +280,18 @@ def _pod_reason(pod: Any) -> str | None:
         if waiting is not None and waiting.reason in _KNOWN_REASONS:
             return str(waiting.reason)
     reason = getattr(status, "reason", None)
-    return str(reason) if reason else None
+    if reason:
+        return str(reason)
+    # Deleted under its task (kubectl delete, a controller): Kubernetes gives no reason.
+    if getattr(getattr(pod, "metadata", None), "deletion_timestamp", None) is not None:
+        return "PodDeleted"
+    return None
+
+
+def error_message(exception: BaseException) -> str:
+    """The exception's text for an event: KubernetesPodOperator's "Pod ... returned a
+    failure." without the whole pod it appends (kilobytes of spec and status)."""
+    return str(exception).split("\nremote_pod:", 1)[0]
 
 
 def _log_url(ti: Any) -> str | None:
