@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 from kubernetes.client import models as k8s
+from kubernetes.client.exceptions import ApiException, NotFoundException
 from rabbitmq import Bus, require_rabbitmq
 
 from processing_core.airflow_callbacks import StatusCallback, termination_reason
@@ -22,6 +24,13 @@ def pod(
     return k8s.V1Pod(status=k8s.V1PodStatus(container_statuses=statuses, reason=reason))
 
 
+def raised_while_handling(cause: BaseException) -> BaseException:
+    """The operator's cleanup error, raised while `cause` was being handled."""
+    error = RuntimeError("Pod x returned a failure.")
+    error.__context__ = cause
+    return error
+
+
 @pytest.mark.parametrize(
     ("task", "exception", "reason"),
     [
@@ -32,6 +41,13 @@ def pod(
         (None, RuntimeError("Pod x returned a failure: {'reason': 'OOMKilled', 'exit_code': 137}"), "OOMKilled"),
         (None, type("AirflowTaskTimeout", (Exception,), {})("Timeout, PID: 12"), "Timeout"),
         (None, ValueError("bad input"), None),
+        # The operator's cleanup error, raised while handling the kubernetes client's 404
+        # (either class, as whichever call met the deleted pod first raised it).
+        (None, raised_while_handling(NotFoundException(status=404)), "PodDeleted"),
+        (None, raised_while_handling(ApiException(status=404)), "PodDeleted"),
+        (None, raised_while_handling(ApiException(status=500)), None),
+        (None, raised_while_handling(type("AirflowTaskTimeout", (Exception,), {})()), "Timeout"),
+        (SimpleNamespace(remote_pod=k8s.V1Pod(metadata=k8s.V1ObjectMeta(deletion_timestamp=datetime.now(UTC)), status=k8s.V1PodStatus())), None, "PodDeleted"),
     ],
 )  # fmt: skip
 def test_termination_reason(task, exception, reason):

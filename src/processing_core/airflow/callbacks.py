@@ -225,9 +225,10 @@ def termination_reason(task: Any, exception: BaseException | None) -> str | None
             # KubernetesPodOperator's cleanup raises "Pod ... returned a failure" while the
             # timeout unwinds: the timeout is what happened.
             return "Timeout"
-        if any(type(e).__name__ == "ApiException" and getattr(e, "status", None) == 404
-               for e in chain):  # fmt: skip
-            return "PodDeleted"  # the pod went away while the operator followed it
+        # The pod went away while the operator followed it: the kubernetes client's 404
+        # (ApiException, or its NotFoundException, whichever call met it first).
+        if any(_is_not_found(error) for error in chain):
+            return "PodDeleted"
     return None
 
 
@@ -254,6 +255,10 @@ def stop_pod_left_running(context: Mapping[str, Any]) -> None:
         task.on_kill()
     except Exception:  # the event must still be published
         _log.exception("processing-core could not delete the pod of a task that timed out")
+
+
+def _is_not_found(error: BaseException) -> bool:
+    return type(error).__module__.startswith("kubernetes.") and getattr(error, "status", 0) == 404
 
 
 def _chain(exception: BaseException) -> list[BaseException]:
