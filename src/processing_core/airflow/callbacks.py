@@ -220,14 +220,11 @@ def termination_reason(task: Any, exception: BaseException | None) -> str | None
         found = _REASON_IN_TEXT.search(str(exception))
         if found:
             return found.group(1)
-        chain = _chain(exception)
-        if any(type(error).__name__ == "AirflowTaskTimeout" for error in chain):
-            # KubernetesPodOperator's cleanup raises "Pod ... returned a failure" while the
-            # timeout unwinds: the timeout is what happened.
+        if _timed_out(exception):
             return "Timeout"
         # The pod went away while the operator followed it: the kubernetes client's 404
         # (ApiException, or its NotFoundException, whichever call met it first).
-        if any(_is_not_found(error) for error in chain):
+        if any(_is_not_found(error) for error in _chain(exception)):
             return "PodDeleted"
     return None
 
@@ -246,7 +243,7 @@ def stop_pod_left_running(context: Mapping[str, Any]) -> None:
         return
     if getattr(task, "pod", None) is None:  # not a pod task, or its pod was never made
         return
-    if not any(type(error).__name__ == "AirflowTaskTimeout" for error in _chain(exception)):
+    if not _timed_out(exception):
         return
     try:
         _log.info(
@@ -255,6 +252,12 @@ def stop_pod_left_running(context: Mapping[str, Any]) -> None:
         task.on_kill()
     except Exception:  # the event must still be published
         _log.exception("processing-core could not delete the pod of a task that timed out")
+
+
+def _timed_out(exception: BaseException) -> bool:
+    # KubernetesPodOperator's cleanup raises "Pod ... returned a failure" while the timeout
+    # unwinds: the timeout is in the chain, and it is what happened.
+    return any(type(error).__name__ == "AirflowTaskTimeout" for error in _chain(exception))
 
 
 def _is_not_found(error: BaseException) -> bool:
