@@ -449,11 +449,22 @@ def xcom_of(deployment, run_id: str) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+def release_once_the_second_try_runs(deployment, cluster, run_id: str) -> None:
+    """Let the task's pod finish (pod_durable waits for this file), once try 2 is running."""
+    from pod_durable import release_name
+
+    deployment.wait_for("the second try running", lambda: deployment.query(
+        "SELECT 1 FROM task_instance WHERE dag_id = %s AND run_id = %s AND try_number = 2"
+        " AND state = 'running'", DURABLE_DAG, run_id), timeout=120)  # fmt: skip
+    (cluster.claim("durable-releases") / release_name(run_id)).touch()
+
+
 def test_a_try_whose_worker_died_reattaches_to_its_own_pod(durable_deployment, cluster):
     deployment = durable_deployment
     before = len(cluster.pods_created)
     run_id = deployment.trigger(DURABLE_DAG, {})
     first = kill_the_worker_once_its_pod_runs(deployment, cluster, run_id)
+    release_once_the_second_try_runs(deployment, cluster, run_id)
     deployment.wait_for(
         "the run succeeded",
         lambda: deployment.run_state(DURABLE_DAG, run_id) == "success",
@@ -501,6 +512,7 @@ def test_a_pod_made_under_the_same_name_is_never_adopted(durable_deployment, clu
         ],
     }
     cluster.create_pod(meta["namespace"], impostor)
+    release_once_the_second_try_runs(deployment, cluster, run_id)
     deployment.wait_for(
         "the run ended",
         lambda: deployment.run_state(DURABLE_DAG, run_id) in ("success", "failed"),
