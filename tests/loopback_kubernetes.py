@@ -41,6 +41,7 @@ import asyncio
 import base64
 import contextlib
 import copy
+import functools
 import json
 import os
 import shutil
@@ -99,20 +100,21 @@ class Image:
     files: dict[str, Path] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
 
+    @functools.cached_property
+    def _base_prefix(self) -> str:
+        """The interpreter the virtualenv was made from (read once: a venv is not relocatable)."""
+        assert self.python_env is not None
+        found = subprocess.run(
+            [str(self.python_env / "bin" / "python"), "-c", "import sys; print(sys.base_prefix)"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return found.stdout.strip()
+
     def binds(self) -> list[tuple[str, str, bool]]:
         binds: list[tuple[str, str, bool]] = []
         if self.python_env is not None:
-            base = subprocess.run(
-                [
-                    str(self.python_env / "bin" / "python"),
-                    "-c",
-                    "import sys; print(sys.base_prefix)",
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-            binds += [(base, base, True), (str(self.python_env), str(self.python_env), True)]
+            base, env = self._base_prefix, str(self.python_env)
+            binds += [(base, base, True), (env, env, True)]
         binds += [(str(source), target, True) for target, source in sorted(self.files.items())]
         return binds
 
@@ -837,10 +839,6 @@ class LoopbackKubernetes:
         """Whether somebody deleted `pod` (this very pod, by uid) through the API."""
         return self.runtimes[pod["metadata"]["uid"]].deleting.is_set()
 
-    def pod_log(self, uid: str, container: str) -> str:
-        runtime = self.runtimes[uid]
-        return runtime.containers[container].log_path.read_text(errors="replace")
-
     def event(
         self, obj: dict[str, Any], reason: str, message: str, kind: str = "Normal", path: str = ""
     ) -> None:
@@ -918,13 +916,7 @@ class LoopbackKubernetes:
 
     # -- the Spark Operator ---------------------------------------------------------------
     def create_spark_application(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-        import jsonschema
-        import yaml
-
-        crd = yaml.safe_load((SCHEMAS / "sparkoperator.k8s.io_sparkapplications.yaml").read_text())
-        (version,) = [v for v in crd["spec"]["versions"] if v["name"] == SPARK_VERSION]
-        validator = jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"])
-        problems = sorted(validator.iter_errors(body), key=str)
+        problems = sorted(_spark_application_schema().iter_errors(body), key=str)
         if problems:
             raise ApiError(
                 422,
@@ -1368,6 +1360,17 @@ class LoopbackKubernetes:
             self.delete_spark_application, info["namespace"], info["name"]
         )
         return web.json_response(app)
+
+
+@functools.cache
+def _spark_application_schema() -> Any:
+    """The Spark Operator's SparkApplication schema (v1beta2), from its CRD in tests/schemas."""
+    import jsonschema
+    import yaml
+
+    crd = yaml.safe_load((SCHEMAS / "sparkoperator.k8s.io_sparkapplications.yaml").read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == SPARK_VERSION]
+    return jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"])
 
 
 def _flag(query: Any, name: str) -> bool:

@@ -422,18 +422,11 @@ def kill_the_worker_once_its_pod_runs(deployment, cluster, run_id: str) -> dict[
     pod as it was."""
 
     def running_pod_and_pid():
-        pods = [
-            p
-            for p in cluster.pods(labels="task_id=outlives_worker")
-            if p["metadata"]["labels"].get("run_id") and p["status"].get("phase") == "Running"
-        ]
+        pod = running_pod_of(cluster, run_id)
         rows = deployment.query(
             "SELECT pid FROM task_instance WHERE dag_id = %s AND run_id = %s AND try_number = 1"
-            " AND state = 'running'",
-            DURABLE_DAG,
-            run_id,
-        )
-        return (pods[0], rows[0][0]) if pods and rows and rows[0][0] else None
+            " AND state = 'running'", DURABLE_DAG, run_id)  # fmt: skip
+        return (pod, rows[0][0]) if pod and rows and rows[0][0] else None
 
     pod, pid = deployment.wait_for("the task's pod running", running_pod_and_pid, timeout=120)
     os.kill(pid, signal.SIGKILL)
@@ -620,16 +613,9 @@ def test_a_task_marked_failed_in_airflow_deletes_its_pod(durable_deployment, clu
     deployment = durable_deployment
     run_id = deployment.trigger(DURABLE_DAG, {})
 
-    def running_pod():
-        pods = [
-            p
-            for p in cluster.pods(labels="task_id=outlives_worker")
-            if p["metadata"]["labels"].get("run_id") == pod_label(run_id)
-            and p["status"].get("phase") == "Running"
-        ]
-        return pods[0] if pods else None
-
-    pod = deployment.wait_for("the task's pod running", running_pod, timeout=120)
+    pod = deployment.wait_for(
+        "the task's pod running", lambda: running_pod_of(cluster, run_id), timeout=120
+    )
     # What "Mark as failed" in the UI does: the worker is told to stop the task.
     path = f"dags/{DURABLE_DAG}/dagRuns/{run_id}/taskInstances/outlives_worker"
     deployment.api("PATCH", path, json={"new_state": "failed"})
@@ -637,6 +623,13 @@ def test_a_task_marked_failed_in_airflow_deletes_its_pod(durable_deployment, clu
     deployment.wait_for(
         "the run ended", lambda: deployment.run_state(DURABLE_DAG, run_id) == "failed"
     )
+
+
+def running_pod_of(cluster: LoopbackKubernetes, run_id: str) -> dict[str, Any] | None:
+    """The durable task's pod of this run, once it runs."""
+    pods = [p for p in cluster.pods(labels=f"task_id=outlives_worker,run_id={pod_label(run_id)}")
+            if p["status"].get("phase") == "Running"]  # fmt: skip
+    return pods[0] if pods else None
 
 
 def pod_label(run_id: str) -> str:
