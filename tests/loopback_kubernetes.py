@@ -288,6 +288,7 @@ class Container:
         spec = {
             "root": str(self.folder / "rootfs"),
             "start_error": str(self.folder / "start-error"),
+            "started": str(self.folder / "started"),
             "symlinks": {
                 name: os.readlink(f"/{name}")
                 for name in ("bin", "sbin", "lib", "lib64")
@@ -318,17 +319,20 @@ class Container:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.started_at = now()
-        for _ in range(200):  # the container's process 1, as the host numbers it
-            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-            try:
-                pids = children.read_text().split()
-            except OSError:
-                break
-            if pids:
-                self.init_pid = int(pids[0])
-                break
+        # Running only once the sandbox is about to exec the command (its root and /proc
+        # are the container's); a slow machine takes seconds to get there.
+        deadline = time.monotonic() + 60
+        started = self.folder / "started"
+        while not started.exists() and self.process.poll() is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"container {self.name} did not start within 60 s")
             time.sleep(0.01)
+        self.started_at = now()
+        # The container's process 1, as the host numbers it: unshare's only child.
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        with contextlib.suppress(OSError):
+            if pids := children.read_text().split():
+                self.init_pid = int(pids[0])
         threading.Thread(target=self._copy_log, daemon=True).start()
 
     def _copy_log(self) -> None:
@@ -1148,6 +1152,20 @@ class LoopbackKubernetes:
         """Watch events as newline-delimited JSON, from `resourceVersion` (or now)."""
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
+        # A watcher that hangs up (its timeout, a test's end) ends the watch.
+        with contextlib.suppress(ConnectionResetError):
+            await self._stream_changes(request, response, resource, namespace, labels, fields)
+        return response
+
+    async def _stream_changes(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        resource: str,
+        namespace: str | None,
+        labels: str,
+        fields: str,
+    ) -> None:
         since = int(request.query.get("resourceVersion") or 0)
         if not since:
             for item in self.store.list(resource, namespace, labels, fields):
@@ -1171,7 +1189,6 @@ class LoopbackKubernetes:
                 await response.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
             await asyncio.sleep(0.05)
         await response.write_eof()
-        return response
 
     async def _create_pod(self, request: web.Request) -> web.Response:
         body = await request.json()

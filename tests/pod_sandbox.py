@@ -15,6 +15,10 @@ mount namespace of its own. It then:
 3. mounts a `/proc` of the new PID namespace, `chroot`s there and `exec`s the command with
    exactly the container's environment (nothing of the test's environment leaks in).
 
+Just before the `exec` it writes SPEC's `started` file: the kubelet reports the container
+running only then, as a runtime does once the command runs (an exec entered earlier would
+find the host's root and `/proc`).
+
 A command that cannot be started is written to SPEC's `start_error` file (the kubelet
 reports `StartError`, exit code 128, as containerd does).
 """
@@ -48,6 +52,8 @@ def main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     root = spec["root"]
     errors = open(spec["start_error"], "w", encoding="utf-8")  # noqa: SIM115 (kept past chroot)
+    # The folder of `started`, held open to create the file after the chroot.
+    started_folder = os.open(os.path.dirname(spec["started"]), os.O_RDONLY | os.O_DIRECTORY)
     _mount("-t", "tmpfs", "-o", "mode=0755", "rootfs", root)
     for name, target in spec["symlinks"].items():
         os.symlink(target, os.path.join(root, name))
@@ -62,6 +68,15 @@ def main(spec_path: str) -> None:
     os.makedirs(working_dir, exist_ok=True)
     os.chdir(working_dir)
     command = spec["command"]
+    os.close(
+        os.open(
+            os.path.basename(spec["started"]),
+            os.O_CREAT | os.O_WRONLY,
+            0o644,
+            dir_fd=started_folder,
+        )
+    )
+    os.close(started_folder)
     try:
         os.execvpe(command[0], command, spec["env"])
     except OSError as error:
