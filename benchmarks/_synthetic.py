@@ -29,3 +29,27 @@ def synthetic_workflow(index: int, tasks: int) -> Workflow:
         if len(layer) == 4:
             previous, layer = layer, []
     return workflow
+
+
+class Split(Step):
+    """Lists the elements a mapped step runs over."""
+
+    declared_outputs = ("elements",)
+
+    def run(self) -> None:
+        self.outputs = {"elements": list(range(10))}
+
+
+def fan_out_workflow(index: int, steps: int, *, mapped: bool) -> Workflow:
+    """split -> `steps` parallel steps, each mapped over split.elements (or not) -> combine:
+    the same graph with and without mapping."""
+    workflow = Workflow(
+        "raw", "combined", "bench", f"f{index}", version="1.0.0", workflow_package="benchmarks"
+    )
+    workflow.add_node(Split)
+    ids = [f"step_{number}" for number in range(steps)]
+    for task_id in ids:
+        foreach = "split.elements" if mapped else None
+        workflow.add_node(Step, upstreams=Split, task_id=task_id, foreach=foreach)
+    workflow.add_node(Step, upstreams=ids, task_id="combine")
+    return workflow

@@ -25,6 +25,10 @@ QUICKLOOK_EDGES = {
     "check_raw": {"ingest"},
     "calibrate": {"ingest"},
     "check_calibrated": {"calibrate"},
+    # Once per calibrated frame: the list task hands Airflow the frames' count.
+    "calibrate-frames": {"calibrate"},
+    "frame_quick_look": {"calibrate", "calibrate-frames"},
+    "quick_look_summary": {"frame_quick_look"},
 }
 
 
@@ -50,17 +54,19 @@ def test_tasks_and_edges(dagbag, dag_id, edges):
     target, _, bag = dagbag
     dag = bag.dags[dag_id]
     assert {t.task_id: set(t.upstream_task_ids) for t in dag.tasks} == edges
+    # A mapped task is Airflow's MappedOperator of the operator class.
+    kinds = {t.task_id: getattr(t, "operator_class", type(t)).__name__ for t in dag.tasks}
     spark_operator = "SparkSubmitTask" if target == "local" else "SparkKubernetesOperator"
-    assert {t.task_id: type(t).__name__ for t in dag.tasks if "Spark" in type(t).__name__} == (
+    assert {task: kind for task, kind in kinds.items() if "Spark" in kind} == (
         {"frame_statistics": spark_operator} if dag_id == L1_DAG else {}
     )
-    if target == "local":
-        assert {type(t).__name__ for t in dag.tasks} <= {"BashOperator", "SparkSubmitTask"}
-    else:
-        assert {type(t).__name__ for t in dag.tasks} <= {
-            "KubernetesPodOperator",
-            "SparkKubernetesOperator",
-        }
+    if dag_id == QUICKLOOK_DAG:
+        assert dag.get_task("frame_quick_look").is_mapped
+        assert kinds["calibrate-frames"] == "ForeachItems"
+    operators = {"BashOperator", "SparkSubmitTask"} if target == "local" else {
+        "KubernetesPodOperator", "SparkKubernetesOperator"
+    }  # fmt: skip
+    assert set(kinds.values()) <= operators | {"ForeachItems"}
 
 
 def test_params_become_airflow_params_with_schema(dagbag):

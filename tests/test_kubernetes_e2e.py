@@ -637,3 +637,46 @@ def pod_label(run_id: str) -> str:
     from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
 
     return make_safe_label_value(run_id)
+
+
+QUICKLOOK_DAG = f"l0_to_quicklook_vbi_{EXAMPLE_VERSION}"
+
+
+def test_a_mapped_node_runs_one_pod_per_frame_and_its_downstream_gets_them_in_order(
+    cluster, kubernetes_home
+):
+    """The example's quick look maps FrameQuickLook over calibrate.frames: the provider's
+    mapped KubernetesPodOperator makes one pod per frame, and the summary gets their results."""
+    cluster.put_config_map("default", SETTINGS_CONFIG_MAP, {"EVENTS_ENABLED": "false"})
+    date = "2026-11-05T06:00:00+00:00"
+    before = len(cluster.pods_created)
+    completed = dags_test(kubernetes_home, QUICKLOOK_DAG, {"frame_size": 4, "frame_count": 3}, date)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-6000:]
+    run_id = run_id_of(kubernetes_home, QUICKLOOK_DAG, date)
+    instances = query(
+        kubernetes_home,
+        "SELECT map_index, state, rendered_map_index FROM task_instance WHERE dag_id = ? AND "
+        "run_id = ? AND task_id = 'frame_quick_look' ORDER BY map_index",
+        QUICKLOOK_DAG,
+        run_id,
+    )
+    assert instances == [(i, "success", f"frame {i}") for i in range(3)]
+    # The pods the operator asked for: one per instance, each labelled with its map index,
+    # each with the class's own resources.
+    created = [
+        p for p in cluster.pods_created[before:]
+        if p["metadata"]["labels"].get("task_id") == "frame_quick_look"
+    ]  # fmt: skip
+    assert sorted(p["metadata"]["labels"]["map_index"] for p in created) == ["0", "1", "2"]
+    assert len({p["metadata"]["name"] for p in created}) == 3
+    for pod in created:
+        (container,) = [c for c in pod["spec"]["containers"] if c["name"] == "base"]
+        assert container["resources"]["requests"] == {"cpu": "250m", "memory": "256Mi"}
+        assert f"--map-index={pod['metadata']['labels']['map_index']}" in container["args"]
+        assert cluster.final_status(pod)["phase"] == "Succeeded"
+    # The instances' results reached the summary's pod, in map order.
+    summary = xcom_results(kubernetes_home, QUICKLOOK_DAG, run_id)["quick_look_summary"]
+    assert summary["outputs"]["frames"] == [0, 1, 2]
+    # The pods' JSON log lines say which instance they are.
+    assert '"map_index": 2' in output

@@ -84,3 +84,29 @@ def test_the_example_notebook_holds_its_spark_task_and_parameters(tmp_path):
     assert "from workflows.tasks import FrameStatistics" in source
     assert notebook.metadata["processing_core"] == {"workflow": "l0_to_l1_vbi", "version": "1.4.0"}
     json.dumps(notebook)  # plain JSON throughout
+
+
+def test_a_mapped_node_runs_once_per_element_in_the_notebook_and_reads_a_recorded_run(
+    tmp_path, monkeypatch
+):
+    work = tmp_path / "work"
+    work.mkdir()
+    path = write_notebook(tmp_path, "foreach_pipeline:raw_to_combined_frames")
+    notebook = nbformat.read(path, as_version=4)
+    set_parameters(notebook, work=str(work), count=3)
+    execute(notebook, tmp_path, monkeypatch)
+    files = ["frame_000.fits", "frame_001.fits", "frame_002.fits"]
+    assert f"'files': {files}" in notebook.cells[-1].outputs[0]["data"]["text/plain"]
+    calls = [json.loads(line) for line in (work / "calls").read_text().splitlines()]
+    assert [(c["map_index"], c["file"]) for c in calls] == list(enumerate(files))
+    # `combine` alone, its mapped upstream's instances read from a recorded run.
+    recorded = run_cli("run", "foreach_pipeline:raw_to_combined_frames", "--run-dir",
+                       str(tmp_path / "runs"), "--param", f"work={work}", "--param", "count=2",
+                       cwd=tmp_path)  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    (run_dir,) = (tmp_path / "runs" / "raw_to_combined_frames_1.0.0").iterdir()
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells[1].source += f"\nRUN_DIR = {str(run_dir)!r}"
+    notebook.cells = notebook.cells[:2] + notebook.cells[-2:]
+    execute(notebook, tmp_path, monkeypatch)
+    assert f"'files': {files[:2]}" in notebook.cells[-1].outputs[0]["data"]["text/plain"]

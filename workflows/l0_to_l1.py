@@ -5,11 +5,13 @@ from workflows.frames import DATA
 from workflows.tasks import (
     L1_PRODUCTS,
     Calibrate,
+    FrameQuickLook,
     FrameStatistics,
     Ingest,
     MakeProducts,
     Publish,
     QualityCheck,
+    QuickLookSummary,
 )
 
 PARAMETERS = (
@@ -49,7 +51,8 @@ l0_to_l1.add_node(MakeProducts, upstreams=Calibrate)
 l0_to_l1.add_node(FrameStatistics, upstreams=Calibrate)
 l0_to_l1.add_node(Publish, upstreams=[QualityCheck, MakeProducts, FrameStatistics])
 
-# A quick look for operators: the same QualityCheck class twice, on raw and calibrated frames.
+# A quick look for operators: the same QualityCheck class twice, on raw and calibrated frames,
+# and a look at each calibrated frame (one instance per frame, named by it), summed up.
 # It runs whenever L1 products were published (and when triggered by hand).
 quicklook = Workflow(
     input_data="l0",
@@ -66,3 +69,10 @@ quicklook.add_node(Ingest)
 quicklook.add_node(QualityCheck, upstreams=Ingest, task_id="check_raw")
 quicklook.add_node(Calibrate, upstreams=Ingest)
 quicklook.add_node(QualityCheck, upstreams=Calibrate, task_id="check_calibrated")
+quicklook.add_node(
+    FrameQuickLook,
+    upstreams=Calibrate,
+    foreach="calibrate.frames",
+    map_index_template="frame {{ item.frame }}",
+)
+quicklook.add_node(QuickLookSummary, upstreams=FrameQuickLook)

@@ -54,6 +54,8 @@ class Calibrate(TaskBase):
     execution_timeout = timedelta(hours=1)
     resource_profile = "high_memory"
     resources = Resources(cpu_request="1", cpu_limit="2", memory_request="2Gi", memory_limit="4Gi")
+    # One element per calibrated frame: a downstream node can run once per frame.
+    declared_outputs = ("frames",)
 
     def run(self) -> None:
         raw = self.inputs["ingest"]
@@ -74,8 +76,42 @@ class Calibrate(TaskBase):
             "frames_path": str(path),
             "frame_count": len(calibrated),
             "frame_size": size,
+            "frames": [{"frame": index, "frames_path": str(path)} for index in range(len(frames))],
         }
         self.metrics = {"dark_level": dark}
+
+
+class FrameQuickLook(TaskBase):
+    """A quick look at one calibrated frame: its mean, minimum and maximum.
+
+    Runs once per frame (`foreach="calibrate.frames"`), each instance a pod of its own."""
+
+    resources = Resources(cpu_request="250m", memory_request="256Mi", memory_limit="512Mi")
+
+    def run(self) -> None:
+        frame = read_frames(self.item["frames_path"])[self.item["frame"]]
+        pixels = [value for row in frame for value in row]
+        self.outputs = {
+            "frame": self.item["frame"],
+            "mean": statistics.fmean(pixels),
+            "minimum": min(pixels),
+            "maximum": max(pixels),
+        }
+
+
+class QuickLookSummary(TaskBase):
+    """Collect the frames' quick looks, in frame order, into `quicklook.json`."""
+
+    def run(self) -> None:
+        looks = self.inputs["frame_quick_look"]  # one result per frame, in map order
+        summary = {
+            "frames": [look["frame"] for look in looks],
+            "means": [look["mean"] for look in looks],
+            "brightest": max(looks, key=lambda look: look["mean"])["frame"] if looks else None,
+        }
+        folder = run_folder(self.parameters["data_root"], self.run_id)
+        write_json(folder / "quicklook.json", summary)
+        self.outputs = summary
 
 
 class QualityCheck(TaskBase):

@@ -6,7 +6,8 @@ and keeps running on a deployment's newer processing-core: this path is public A
 library only at import, as the module it names (the scheduler parses DAG files constantly).
 
 `PodIdentityGuard` (KubernetesPodOperators' `callbacks=`) is imported on first use: it needs
-the Kubernetes provider, which the DAG files naming it import anyway.
+the Kubernetes provider, which the DAG files naming it import anyway. `ForeachItems` (the list
+task of a mapped node) too: it is an operator, so it needs Airflow's Task SDK.
 """
 
 from processing_core.airflow import callbacks as _callbacks
@@ -18,6 +19,7 @@ from processing_core.airflow.callbacks import (
     asset_template_filters,
     failed_tasks,
     rabbitmq_trigger,
+    template_filters,
     termination_reason,
 )
 
@@ -29,6 +31,7 @@ __all__ = [
     "asset_template_filters",
     "failed_tasks",
     "rabbitmq_trigger",
+    "template_filters",
     "termination_reason",
 ]
 

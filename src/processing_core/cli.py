@@ -221,6 +221,7 @@ def run_workflow(
     from processing_core.build_utils import select_workflows
     from processing_core.errors import ExportError
     from processing_core.local.progress import LiveProgress, PlainProgress
+    from processing_core.local.run_folder import split_key
     from processing_core.local.runner import failed_tasks
     from processing_core.local.session import prepare_run
 
@@ -273,10 +274,12 @@ def run_workflow(
             raise typer.Exit(code=130) from None
         progress.close()
         for task_id, record, log in failed_tasks(run.folder):
-            if task_id in run.to_run:
+            if split_key(task_id)[0] in run.to_run:
                 failed = True
+                # A mapped node has no log of its own: its instances' lines name theirs.
+                where = f" (log: {log})" if record.instances is None else ""
                 typer.secho(
-                    f"{task_id}: {record.state}: {record.message} (log: {log})",
+                    f"{task_id}: {record.state}: {record.message}{where}",
                     err=True,
                     fg=typer.colors.RED,
                 )

@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from processing_core.definition import naming
+from processing_core.definition.foreach import items_of
 from processing_core.definition.parameters import resolve_parameters
 from processing_core.definition.task import RunContext, TaskBase
 from processing_core.definition.workflow import Workflow
+from processing_core.local.run_folder import folder_name, instance_key, split_key
 from processing_core.runtime.result import TaskResult, check_result
 
 
@@ -96,8 +98,19 @@ class WorkflowRun:
         return self.exit_code == 0 and set(self.states.values()) <= {"success", "skipped"}
 
     def outputs(self, task_id: str) -> dict[str, Any]:
+        """A task's outputs (an instance of a mapped node: `outputs("process_frame[3]")`)."""
         result = self.results.get(task_id) or {}
         return dict(result.get("outputs", {}))
+
+    def instance_outputs(self, task_id: str) -> list[dict[str, Any]]:
+        """A mapped node's instances' outputs, in map order (what its downstream tasks get)."""
+        keys = sorted(
+            (index, key)
+            for key in self.results
+            for owner, index in [split_key(key)]
+            if owner == task_id and index is not None
+        )
+        return [self.outputs(key) for _, key in keys]
 
 
 def run_workflow(
@@ -133,7 +146,8 @@ def run_workflow(
     folder = folders[-1].parent
     summary = json.loads(folders[-1].read_text())
     states = {task: record["state"] for task, record in summary["tasks"].items()}
-    results = {task: _read_result(folder / task / "result.json") for task in states}
+    # A mapped node has no result of its own; each instance (`task[3]`) has.
+    results = {task: _read_result(folder / folder_name(task) / "result.json") for task in states}
     return WorkflowRun(
         states=states,
         results=results,
@@ -173,14 +187,37 @@ def _run_in_process(workflow: Workflow, parameters: Mapping[str, Any]) -> Workfl
     nodes = {node.task_id: node for node in workflow.nodes}
     results: dict[str, dict[str, Any] | None] = {}
     states: dict[str, str] = {}
+    # A mapped node's instances' outputs, in map order: what its downstream tasks get.
+    instances: dict[str, list[dict[str, Any]]] = {}
+
+    def outputs(upstream: str) -> Any:
+        if upstream in instances:
+            return instances[upstream]
+        return dict((results[upstream] or {}).get("outputs", {}))
+
     for task_id in TopologicalSorter(edges).static_order():
-        inputs = {u: dict((results[u] or {}).get("outputs", {})) for u in edges[task_id]}
-        result = run_task(
-            nodes[task_id].task_class, workflow=workflow, task_id=task_id,
-            parameters=parameters, inputs=inputs,
-        )  # fmt: skip
-        results[task_id] = asdict(result)
-        states[task_id] = result.status
+        inputs = {u: outputs(u) for u in edges[task_id]}
+        node = nodes[task_id]
+        if node.foreach is None:
+            result = run_task(
+                node.task_class, workflow=workflow, task_id=task_id,
+                parameters=parameters, inputs=inputs,
+            )  # fmt: skip
+            results[task_id] = asdict(result)
+            states[task_id] = result.status
+            continue
+        items = items_of(inputs[node.foreach.task_id], node.foreach, task_id)
+        instances[task_id] = []
+        for index, item in enumerate(items):
+            result = run_task(
+                node.task_class, workflow=workflow, task_id=task_id, parameters=parameters,
+                inputs=inputs, map_index=index, item=item,
+            )  # fmt: skip
+            key = instance_key(task_id, index)
+            results[key], states[key] = asdict(result), result.status
+            instances[task_id].append(dict(result.outputs))
+        results[task_id] = None
+        states[task_id] = "success" if items else "skipped"
     resolved = resolve_parameters(workflow.parameters, parameters)  # checked by each task
     return WorkflowRun(states=states, results=results, parameters=resolved)
 

@@ -96,6 +96,8 @@ class StatusCallback:
                 "try_number": ti.try_number,
                 "log_url": _log_url(ti),
             }
+            if isinstance(getattr(ti, "map_index", None), int) and ti.map_index >= 0:
+                where["map_index"] = ti.map_index
         event = StatusEvent(
             kind=EventKind(self.kind),
             source="airflow",
@@ -316,6 +318,10 @@ def __getattr__(name: str) -> Any:
         from processing_core.airflow.pods import PodIdentityGuard
 
         return PodIdentityGuard
+    if name == "ForeachItems":  # the list task of a mapped node (airflow/foreach.py)
+        from processing_core.airflow.foreach import ForeachItems
+
+        return ForeachItems
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -324,6 +330,13 @@ def asset_template_filters() -> dict[str, Any]:
     from processing_core.airflow.assets import template_filters
 
     return template_filters()
+
+
+def template_filters() -> dict[str, Any]:
+    """The DAG's Jinja filters when it has a mapped node: instance names, and the assets'."""
+    from processing_core.airflow.foreach import template_filters as all_filters
+
+    return all_filters()
 
 
 def rabbitmq_trigger(**kwargs: Any) -> Any:

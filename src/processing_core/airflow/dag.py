@@ -64,9 +64,14 @@ def build_dag(spec: DagSpec) -> DAG:
     from airflow.sdk import DAG
 
     with DAG(**materialise(spec.dag_kwargs)) as dag:
-        operators = {
-            task.task_id: resolve(task.operator)(**materialise(task.kwargs)) for task in spec.tasks
-        }
+        operators: dict[str, Any] = {}
+        for task in spec.tasks:
+            operator = resolve(task.operator)
+            if task.expand_from is None:
+                operators[task.task_id] = operator(**materialise(task.kwargs))
+            else:  # one instance per element of the list task's return value
+                partial = operator.partial(**materialise(task.kwargs))
+                operators[task.task_id] = partial.expand_kwargs(operators[task.expand_from].output)
         for upstream, downstream in spec.edges:
             operators[upstream] >> operators[downstream]
     return dag

@@ -25,6 +25,8 @@ class ExportResult:
     task_count: int
     file_name: str
     source: str
+    # The DAG's task ids as Airflow lists them (a mapped node's list task among them).
+    task_ids: tuple[str, ...]
 
 
 def render_workflows(
@@ -49,6 +51,7 @@ def render_workflows(
                     version=spec.version,
                     dag_id=spec.dag_id,
                     task_count=len(spec.tasks),
+                    task_ids=tuple(task.task_id for task in spec.tasks),
                     file_name=f"{spec.dag_id}.py",
                     source=render_dag_file(spec, library_version()),
                 )

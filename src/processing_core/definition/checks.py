@@ -80,6 +80,18 @@ def task_class_problems(task: type[TaskBase]) -> list[str]:
     found.extend(secret_problems(task.secrets))
     found.extend(declared_volumes_problems(task.volumes, "volumes"))
     found.extend(declared_assets_problems(task.produces, "produces"))
+    outputs = task.declared_outputs
+    if isinstance(outputs, str) or not isinstance(outputs, list | tuple):
+        found.append(
+            f"declared_outputs is {outputs!r}; declare a tuple of output names, e.g. "
+            "declared_outputs = ('frames',)"
+        )
+    else:
+        found.extend(
+            f"declared_outputs holds {name!r}; an output name is letters, digits and '_'"
+            for name in outputs
+            if not isinstance(name, str) or not naming.OUTPUT_NAME_RE.fullmatch(name)
+        )
     if issubclass(task, SparkTaskBase):
         found.extend(spark.declared_problems(task.spark_resources))
     module, _, qualname = task.import_path().partition(":")

@@ -20,6 +20,10 @@ IMAGE_TAG_MAX = 128
 # Workflow name parts: dag_ids allow "-" too (DKIST details such as "summit-calibrated").
 NAME_PART_RE = re.compile(r"^[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*\Z")
 TASK_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\Z")
+# An output a downstream node can map over (foreach="<task id>.<output>").
+OUTPUT_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+# A task of a generated DAG: a node's id, or the list task of a mapped node, `<task>-<output>`.
+DAG_TASK_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(-[A-Za-z_][A-Za-z0-9_]*)?\Z")
 # A Python extra's name (the alphabet PEP 685 normalises to).
 EXTRA_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?\Z")
 DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+\Z")

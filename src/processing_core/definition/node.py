@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from processing_core.definition.foreach import Foreach
 from processing_core.definition.task import TaskBase
 
 UpstreamRef = type[TaskBase] | str
@@ -25,6 +26,8 @@ class TaskNode:
     task_class: type[TaskBase]
     upstream_refs: tuple[UpstreamRef, ...]
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    # Run once per element of an upstream's list output (add_node(foreach=...)).
+    foreach: Foreach | None = None
 
     @property
     def declared(self) -> type[TaskBase]:

@@ -41,8 +41,9 @@ class RunContext:
     try_number: int = 1
     dag_id: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
-    # Upstream task id -> the outputs that task reported.
-    inputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Upstream task id -> the outputs that task reported (a mapped upstream: the list of its
+    # instances' outputs, in map order).
+    inputs: Mapping[str, Any] = field(default_factory=dict)
     logical_date: datetime | None = None
     data_interval_start: datetime | None = None
     data_interval_end: datetime | None = None
@@ -55,6 +56,10 @@ class RunContext:
     # how many more there were than the run's arguments could carry.
     asset_events: tuple[AssetEvent, ...] = ()
     asset_events_omitted: int = 0
+    # Of an instance of a mapped node (add_node(foreach=...)): its position in the list and
+    # its element; None for a task that is not mapped.
+    map_index: int | None = None
+    item: Any = None
 
     def __post_init__(self) -> None:
         if self.declared_parameters is not None:
@@ -116,6 +121,9 @@ class TaskBase(ABC):
     volumes: ClassVar[Sequence[Volume]] = ()
     # Data this task updates: Airflow records an asset event for each when the task succeeds.
     produces: ClassVar[Sequence[Asset]] = ()
+    # The names of the outputs run() fills, for a downstream node to map over one of them
+    # (add_node(..., foreach="<this task's id>.<output>")).
+    declared_outputs: ClassVar[Sequence[str]] = ()
 
     def __init__(self, context: RunContext) -> None:
         self.context = context
@@ -161,8 +169,9 @@ class TaskBase(ABC):
         )
 
     @property
-    def inputs(self) -> Mapping[str, Mapping[str, Any]]:
-        """Upstream task id -> its outputs; an unknown upstream names the upstreams."""
+    def inputs(self) -> Mapping[str, Any]:
+        """Upstream task id -> its outputs (a mapped upstream: the list of its instances'
+        outputs, in map order); an unknown upstream names the upstreams."""
         return _Named(
             self.context.inputs,
             lambda key: (
@@ -170,6 +179,18 @@ class TaskBase(ABC):
             ),
             sorted(self.context.inputs),
         )
+
+    @property
+    def item(self) -> Any:
+        """The element of the list this instance of a mapped node runs on (None when the node
+        is not mapped)."""
+        return self.context.item
+
+    @property
+    def map_index(self) -> int | None:
+        """This instance's position in the list its node is mapped over (None when the node
+        is not mapped), as Airflow numbers mapped task instances."""
+        return self.context.map_index
 
     @property
     def workflow_name(self) -> str:

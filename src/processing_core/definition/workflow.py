@@ -26,6 +26,14 @@ from processing_core.definition.checks import (
     template_field_problems,
     version_problems,
 )
+from processing_core.definition.foreach import (
+    DEFAULT_MAX_MAP_LENGTH,
+    Foreach,
+    foreach_problems,
+    max_map_length_problems,
+    parse_reference,
+    template_problems,
+)
 from processing_core.definition.messages import RabbitMQMessages
 from processing_core.definition.node import TaskNode, UpstreamRef, with_overrides
 from processing_core.definition.parameters import NO_DEFAULT, Parameter
@@ -88,6 +96,7 @@ class Workflow:
         parameters: Sequence[Parameter] = (),
         volumes: Sequence[Volume] = (),
         triggered_by: RabbitMQMessages | None = None,
+        max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
     ) -> None:
         parts = {"input_data": input_data, "output_data": output_data, "category": category}
         if detail is not None:
@@ -128,6 +137,9 @@ class Workflow:
         )
         # Messages that each start a run (besides the schedule), through an asset's watcher.
         self.triggered_by = triggered_by
+        # The longest list a mapped node (add_node(foreach=...)) runs over, unless the node
+        # says otherwise: a run that produces a longer one fails naming the list.
+        self.max_map_length = max_map_length
         self._nodes: dict[str, TaskNode] = {}
 
     def __repr__(self) -> str:
@@ -152,10 +164,20 @@ class Workflow:
         resource_profile: str | None = None,
         volumes: Sequence[Volume] | None = None,
         produces: Sequence[Asset] | None = None,
+        foreach: str | None = None,
+        max_map_length: int | None = None,
+        map_index_template: str | None = None,
         resource_queue: object = None,
         pip_extras: object = None,
     ) -> TaskNode:
         """Add a task class; `upstreams` are task classes or task ids (also ones added later).
+
+        `foreach="split.frames"` runs the task once per element of the list output `frames`
+        of its upstream task `split`, decided at run time: each instance finds its element in
+        `self.item` and its position in `self.map_index`, and a downstream task finds the
+        instances' results as one list in map order. `max_map_length` bounds the list (default:
+        the Workflow's); `map_index_template` names each instance in the UI, a Jinja text over
+        `item` and `map_index` (default: the element itself).
 
         `retries`, `retry_delay`, `execution_timeout`, `startup_timeout`, `resources`,
         `resource_profile`, `volumes` and `produces` override what the class declares, for
@@ -196,6 +218,8 @@ class Workflow:
                 f"{self._nodes[task_id].task_class.__name__}; "
                 f"pass task_id= to add_node to add {task.__name__} under another id"
             )
+        mapped, foreach_found = self._foreach(foreach, max_map_length, map_index_template)
+        problems.extend(foreach_found)
         refs = _upstream_refs(upstreams)
         for ref in refs:
             if not (isinstance(ref, str) or (inspect.isclass(ref) and issubclass(ref, TaskBase))):
@@ -204,9 +228,37 @@ class Workflow:
                 )
         if problems:
             raise self._error(*problems, task=task_id if isinstance(task_id, str) else task)
-        node = TaskNode(task_id=task_id, task_class=task, upstream_refs=refs, overrides=overrides)
+        node = TaskNode(
+            task_id=task_id,
+            task_class=task,
+            upstream_refs=refs,
+            overrides=overrides,
+            foreach=mapped,
+        )
         self._nodes[task_id] = node
         return node
+
+    def _foreach(
+        self, reference: object, max_map_length: object, template: object
+    ) -> tuple[Foreach | None, list[str]]:
+        """add_node's foreach, checked as far as one node can be (the rest: `problems()`)."""
+        if reference is None:
+            if max_map_length is not None or template is not None:
+                return None, [
+                    "max_map_length= and map_index_template= apply to a mapped node; add "
+                    "foreach='<upstream task id>.<output>' or leave them out"
+                ]
+            return None, []
+        parsed = parse_reference(reference)
+        if isinstance(parsed, str):
+            return None, [parsed]
+        limit = self.max_map_length if max_map_length is None else max_map_length
+        problems = max_map_length_problems(limit, "max_map_length")
+        if template is not None:
+            problems.extend(template_problems(template))
+        if problems:
+            return None, problems
+        return Foreach(parsed[0], parsed[1], limit, template), []  # type: ignore[arg-type]
 
     def run_context(
         self,
@@ -305,6 +357,10 @@ class Workflow:
         found.extend(self._prefixed(edge_problems))
         if not edge_problems:
             found.extend(self._prefixed(cycle_problems(edges)))
+            found.extend(self._foreach_problems(edges))
+        found.extend(
+            self._prefixed(max_map_length_problems(self.max_map_length, "Workflow max_map_length"))
+        )
         profiles = settings.profiles()
         found.extend(self._prefixed(declared_volumes_problems(self.volumes, "Workflow volumes")))
         for node in self._nodes.values():
@@ -439,6 +495,31 @@ class Workflow:
                     upstream_ids.append(candidates[0])
             edges[node.task_id] = tuple(dict.fromkeys(upstream_ids))
         return problems, edges
+
+    def _foreach_problems(self, edges: Mapping[str, tuple[str, ...]]) -> list[str]:
+        found: list[str] = []
+        for node in self._nodes.values():
+            if node.foreach is None:
+                continue
+            source = self._nodes.get(node.foreach.task_id)
+            if source is not None and source.foreach is not None:
+                problems = [
+                    f"foreach={node.foreach.reference!r} names task {source.task_id!r}, which is "
+                    "mapped itself: map over an output of a task that runs once (a task "
+                    f"downstream of {source.task_id!r} gets its instances' results as a list)"
+                ]
+            else:
+                problems = foreach_problems(
+                    node.foreach,
+                    edges[node.task_id],
+                    None if source is None else source.task_class.declared_outputs,
+                )
+            found.extend(self._message(problem, task=node.task_id) for problem in problems)
+        return found
+
+    def mapped_task_ids(self) -> set[str]:
+        """The ids of the nodes that run once per element of a list (foreach)."""
+        return {node.task_id for node in self._nodes.values() if node.foreach is not None}
 
     def _dag_level_problems(self) -> list[str]:
         found = []

@@ -128,4 +128,5 @@ def identity(context: Any) -> dict[str, Any]:
         "run_id": context.run_id,
         "task_id": context.task_id,
         "try_number": context.try_number,
+        "map_index": getattr(context, "map_index", None),
     }

@@ -61,6 +61,11 @@ class StatusEvent(BaseModel):
     run_id: str
     task_id: str | None = None
     try_number: int | None = None
+    map_index: int | None = Field(
+        default=None,
+        description="The instance of a mapped task (add_node(foreach=...)): its position in "
+        "the list; none for a task that is not mapped.",
+    )
     trace_id: str | None = None
     outputs: dict[str, Any] | None = None
     metrics: dict[str, Any] | None = None

@@ -27,7 +27,9 @@ def format_event(event: StatusEvent) -> str:
     """One line: time, kind, workflow and version, run, task and try, then the gist."""
     where = f"{event.workflow_name} {event.workflow_version} {event.run_id}"
     if event.task_id:
-        where += f" {event.task_id}#{event.try_number}"
+        # An instance of a mapped task reads `task[3]#1`, as its log lines do.
+        instance = f"[{event.map_index}]" if event.map_index is not None else ""
+        where += f" {event.task_id}{instance}#{event.try_number}"
     gist = ""
     if event.error is not None:
         gist = f" {event.error.type}: {event.error.message}"

@@ -31,6 +31,32 @@ class TaskRecord:
     exit_code: int | None = None
     message: str = ""
     seconds: float | None = None
+    # A mapped node: how many instances its list made, and a digest of the list (a resumed
+    # run reuses an instance's result only while the list is the same).
+    instances: int | None = None
+    items_digest: str = ""
+    # An instance of a mapped node: its readable name (its element, or map_index_template).
+    label: str = ""
+
+
+def instance_key(task_id: str, map_index: int) -> str:
+    """How run.json and the progress name instance `map_index` of a mapped node."""
+    return f"{task_id}[{map_index}]"
+
+
+def split_key(key: str) -> tuple[str, int | None]:
+    """(task id, map index) of a key of run.json; the index is None for a whole task."""
+    task_id, bracket, rest = key.partition("[")
+    if bracket and rest.endswith("]") and rest[:-1].isdigit():
+        return task_id, int(rest[:-1])
+    return key, None
+
+
+def folder_name(key: str) -> str:
+    """The folder of a task, or of an instance (`process_frame.3`: no shell reads it as a
+    pattern)."""
+    task_id, index = split_key(key)
+    return task_id if index is None else f"{task_id}.{index}"
 
 
 @dataclass
@@ -76,7 +102,7 @@ class RunFolder:
         """An earlier run's folder, to resume; LocalRunError says what is wrong with it."""
         try:
             data = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
-            tasks = {task_id: TaskRecord(**record) for task_id, record in data.pop("tasks").items()}
+            tasks = {key: TaskRecord(**record) for key, record in data.pop("tasks").items()}
             summary = RunSummary(**data, tasks=tasks)
         except FileNotFoundError:
             raise LocalRunError(
@@ -91,14 +117,15 @@ class RunFolder:
         atomic_write(self.path / SUMMARY, self.summary.to_json().encode())
 
     def task_folder(self, task_id: str) -> Path:
-        folder = self.path / task_id
+        folder = self.path / folder_name(task_id)
         folder.mkdir(exist_ok=True)
         return folder
 
     def result(self, task_id: str) -> dict[str, Any] | None:
-        """The task's recorded result document, or None."""
+        """The recorded result document of a task (or instance key), or None."""
+        path = self.path / folder_name(task_id) / "result.json"
         try:
-            value = json.loads((self.path / task_id / "result.json").read_text(encoding="utf-8"))
+            value = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         return value if isinstance(value, dict) else None

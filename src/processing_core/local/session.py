@@ -74,4 +74,6 @@ def prepare_run(
     return LocalRun(
         workflow=workflow, folder=folder, edges=edges, to_run=to_run, workers=workers,
         stopped=stopped, hold=hold,
+        # A resumed run redoes a mapped node's instances that did not finish, and only those.
+        reuse_instances=resume is not None and from_task is None and not only,
     )  # fmt: skip

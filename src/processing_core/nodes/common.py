@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from processing_core.config import ResourceProfileSettings, Settings
 from processing_core.definition import naming
 from processing_core.definition.assets import Asset
+from processing_core.definition.foreach import Foreach
 from processing_core.definition.node import TaskNode
 from processing_core.definition.parameters import Parameter, parameter_data
 from processing_core.definition.task import TaskBase
@@ -48,6 +49,8 @@ class NodeContext:
     volumes: tuple[Volume, ...] = ()
     # Runs start on asset updates: tasks get the run's asset events (--asset-events).
     asset_scheduled: bool = False
+    # The upstreams that are mapped: each gives its instances' results as one list.
+    mapped_upstreams: frozenset[str] = frozenset()
 
 
 def pod_labels(node: TaskNode, context: NodeContext) -> dict[str, str]:
@@ -99,7 +102,7 @@ RABBITMQ_TRIGGER = "processing_core.airflow_callbacks:rabbitmq_trigger"
 def run_templates(context: NodeContext) -> dict[str, str]:
     """The run's values as Airflow templates, by `run-task` option, for this node."""
     templates = dict(RUN_TEMPLATES)
-    inputs = inputs_template(context.upstream_task_ids)
+    inputs = inputs_template(context.upstream_task_ids, context.mapped_upstreams)
     if inputs is not None:
         templates["inputs"] = inputs
     if context.asset_scheduled:
@@ -107,9 +110,19 @@ def run_templates(context: NodeContext) -> dict[str, str]:
     return templates
 
 
+def mapped_run_templates(node: TaskNode, context: NodeContext) -> dict[str, str]:
+    """run_templates, and for an instance of a mapped node its map index."""
+    templates = run_templates(context)
+    if node.foreach is not None:
+        templates["map-index"] = "{{ ti.map_index }}"
+    return templates
+
+
 def templated_run_task_arguments(node: TaskNode, context: NodeContext) -> list[str]:
     """`run-task` arguments for a container: the run's values as Airflow templates."""
-    return run_task_arguments(node, context, run_templates(context), result_path=XCOM_RESULT_PATH)
+    return run_task_arguments(
+        node, context, mapped_run_templates(node, context), result_path=XCOM_RESULT_PATH
+    )
 
 
 def timedelta_call(delta: timedelta) -> Call:
@@ -126,6 +139,9 @@ CALLBACK = "processing_core.airflow_callbacks:StatusCallback"
 RESULT_HOOK = "processing_core.airflow_callbacks:ResultHook"
 RUN_VALUES_HOOK = "processing_core.airflow_callbacks:RunValuesHook"
 IMPORTED_CALLBACK = "processing_core.airflow_callbacks:ImportedCallback"
+# The DAG's Jinja filters when it has a mapped node (the asset filters among them).
+TEMPLATE_FILTERS = "processing_core.airflow_callbacks:template_filters"
+MAP_LABEL_FILTER = "processing_core_map_label"
 
 
 def status_callback(kind: str, workflow_name: str, version: str) -> Call:
@@ -183,12 +199,20 @@ def base_operator_kwargs(node: TaskNode, context: NodeContext) -> dict[str, Any]
         kwargs["max_retry_delay"] = timedelta_call(task.max_retry_delay)
     if task.execution_timeout is not None:
         kwargs["execution_timeout"] = timedelta_call(task.execution_timeout)
+    if node.foreach is not None:
+        kwargs["map_index_template"] = map_index_template(node.foreach)
     if profile.pool:
         kwargs["pool"] = profile.pool
     documentation = task.documentation()
     if documentation:
         kwargs["doc_md"] = markdown(documentation)
     return kwargs
+
+
+def map_index_template(foreach: Foreach) -> str:
+    """Airflow's map_index_template of a mapped node: its filter names each instance by its
+    element (airflow/foreach.py), as soon as the instance starts."""
+    return "{{ ti | " + MAP_LABEL_FILTER + "(" + jinja_safe_json(foreach.data()) + ") }}"
 
 
 def outlet(asset: Asset) -> Call:
@@ -239,6 +263,8 @@ def run_task_arguments(
     # conf keys, wherever it runs (an empty list too: then no conf key is declared).
     declared = jinja_safe_json(parameter_data(context.declared_parameters))
     arguments.append(f"--declared-parameters={declared}")
+    if node.foreach is not None:
+        arguments.append(f"--foreach={jinja_safe_json(node.foreach.data())}")
     if node.overrides.get("produces") is not None:
         # What this node produces differs from its class's: `self.asset_extra` names these.
         produced = [asset_data(asset) for asset in node.declared.produces]
@@ -248,15 +274,21 @@ def run_task_arguments(
     return arguments
 
 
-def inputs_template(upstream_task_ids: tuple[str, ...]) -> str | None:
+def inputs_template(upstream_task_ids: tuple[str, ...], mapped: Collection[str] = ()) -> str | None:
     """A Jinja template rendering `{"<upstream>": <its XCom result>, ...}` as JSON.
 
-    Task ids are validated identifiers, so they are safe inside both JSON and Jinja.
+    A mapped upstream gives the list of its instances' results in map order: pulled as a
+    list of task ids, Airflow returns every map index's XCom, ordered ([] when the list was
+    empty and the node skipped). Task ids are validated identifiers, so they are safe inside
+    both JSON and Jinja.
     """
     if not upstream_task_ids:
         return None
     pairs = ", ".join(
-        f"\"{task_id}\": {{{{ ti.xcom_pull(task_ids='{task_id}') | tojson }}}}"
+        f"\"{task_id}\": {{{{ ti.xcom_pull(task_ids=['{task_id}']) | reject('none') | list "
+        "| tojson }}"
+        if task_id in mapped
+        else f"\"{task_id}\": {{{{ ti.xcom_pull(task_ids='{task_id}') | tojson }}}}"
         for task_id in upstream_task_ids
     )
     return "{" + pairs + "}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 from processing_core.config import Settings, load_settings
@@ -19,11 +19,13 @@ from processing_core.errors import ExportError, WorkflowDefinitionError
 from processing_core.nodes.common import (
     ASSET_FILTERS,
     RABBITMQ_TRIGGER,
+    TEMPLATE_FILTERS,
     NodeContext,
     markdown,
     outlet,
     status_callback,
 )
+from processing_core.nodes.foreach import items_operator
 from processing_core.nodes.kubernetes import kubernetes_operator
 from processing_core.nodes.local import local_operator
 from processing_core.nodes.spark import spark_operator
@@ -100,8 +102,16 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
     edges = workflow.upstream_task_ids()
     profiles = options.settings.profiles()
     tasks: list[OperatorSpec] = []
+    extra_edges: list[tuple[str, str]] = []
     image = options.image_for(workflow, version)
+    mapped = frozenset(workflow.mapped_task_ids())
     for node in workflow.nodes:
+        if node.foreach is not None and all(
+            task.task_id != node.foreach.items_task_id for task in tasks
+        ):
+            # The task that hands the list's length to the scheduler, once per list.
+            tasks.append(items_operator(workflow, version, node.foreach))
+            extra_edges.append((node.foreach.task_id, node.foreach.items_task_id))
         context = NodeContext(
             workflow_name=workflow.name,
             version=version,
@@ -112,6 +122,7 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
             settings=options.settings,
             declared_parameters=workflow.parameters,
             asset_scheduled=workflow.scheduled_on_assets(),
+            mapped_upstreams=mapped,
             volumes=tuple(
                 unique(
                     volume
@@ -122,6 +133,8 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
             ),
         )
         operator = _adapter(options.target, node.task_class)(node, context)
+        if node.foreach is not None:
+            operator = replace(operator, expand_from=node.foreach.items_task_id)
         try:
             tasks.append(plain_operator(operator))
         except ValueError as error:
@@ -139,8 +152,13 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
         target=options.target,
         dag_kwargs=dag_kwargs,
         tasks=tuple(tasks),
-        edges=tuple(
-            (upstream, node.task_id) for node in workflow.nodes for upstream in edges[node.task_id]
+        edges=(
+            *extra_edges,
+            *(
+                (upstream, node.task_id)
+                for node in workflow.nodes
+                for upstream in edges[node.task_id]
+            ),
         ),
     )
 
@@ -178,7 +196,10 @@ def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]
         kwargs["max_active_runs"] = workflow.max_active_runs
     if workflow.parameters:
         kwargs["params"] = {p.name: _param(p) for p in workflow.parameters}
-    if workflow.scheduled_on_assets():
+    if workflow.mapped_task_ids():
+        # The filter that names a mapped node's instances, and the asset filters.
+        kwargs["user_defined_filters"] = Call(TEMPLATE_FILTERS)
+    elif workflow.scheduled_on_assets():
         # The filter that hands each task the run's asset events (nodes.common).
         kwargs["user_defined_filters"] = Call(ASSET_FILTERS)
     return kwargs

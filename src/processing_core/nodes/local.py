@@ -21,8 +21,8 @@ from processing_core.nodes.common import (
     TRACE_CONTEXT_ENV,
     NodeContext,
     base_operator_kwargs,
+    mapped_run_templates,
     run_task_arguments,
-    run_templates,
 )
 from processing_core.nodes.spec import OperatorSpec
 
@@ -40,7 +40,7 @@ _VARIABLE_MARK = "\0"
 
 
 def local_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
-    templates = run_templates(context)
+    templates = mapped_run_templates(node, context)
     env = {_variable(option): template for option, template in templates.items()}
     env |= TRACE_CONTEXT_ENV
     arguments = run_task_arguments(

@@ -16,8 +16,8 @@ from processing_core.nodes.common import (
     TRACE_CONTEXT_ENV,
     NodeContext,
     base_operator_kwargs,
+    mapped_run_templates,
     run_task_arguments,
-    run_templates,
 )
 from processing_core.nodes.spec import OperatorSpec
 
@@ -30,7 +30,7 @@ def spark_submit_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     arguments = run_task_arguments(
         node,
         context,
-        run_templates(context),
+        mapped_run_templates(node, context),
         result_path=None,  # SparkSubmitTask passes a result file of its own
     )
     conf = {

@@ -36,6 +36,9 @@ class OperatorSpec:
     task_id: str
     operator: str
     kwargs: Mapping[str, Any]
+    # A mapped task: the task whose return value (a list) makes one instance per element,
+    # `Operator.partial(**kwargs).expand_kwargs(<that task>.output)`.
+    expand_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,4 +131,5 @@ def plain_operator(spec: OperatorSpec) -> OperatorSpec:
         spec.task_id,
         spec.operator,
         {key: plain_data(value, f"argument {key!r}") for key, value in spec.kwargs.items()},
+        spec.expand_from,
     )

@@ -60,7 +60,8 @@ def build_manifest(
                 "dag_id": result.dag_id,
                 "file": result.file_name,
                 "sha256": hashlib.sha256(source).hexdigest(),
-                "task_ids": [node.task_id for node in result.workflow.nodes],
+                # What Airflow will list (verify compares): a mapped node's list task too.
+                "task_ids": list(result.task_ids),
                 **({"image_extras": extras} if (extras := result.workflow.image_extras()) else {}),
             }
         )

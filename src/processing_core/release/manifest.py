@@ -80,7 +80,7 @@ class ManifestWorkflow(_Strict):
     @field_validator("task_ids")
     @classmethod
     def _task_ids(cls, value: list[str]) -> list[str]:
-        bad = [task_id for task_id in value if not naming.TASK_ID_RE.fullmatch(task_id)]
+        bad = [task_id for task_id in value if not naming.DAG_TASK_ID_RE.fullmatch(task_id)]
         if bad:
             raise ValueError(f"{bad[0]!r} is not a task id")
         return value

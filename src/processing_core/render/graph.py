@@ -33,15 +33,20 @@ class GraphTask:
     profile: str
     spark: bool
     upstreams: tuple[str, ...]
+    # A mapped node: what it runs once per element of (`split.frames`).
+    foreach: str | None = None
 
     @property
     def detail(self) -> str:
-        """The second line of the task's box: its class, its profile unless default, Spark."""
+        """The second line of the task's box: its class, its profile unless default, Spark,
+        and for a mapped node what it runs over."""
         parts = [self.class_name]
         if self.profile != "default":
             parts.append(self.profile)
         if self.spark:
             parts.append("Spark")
+        if self.foreach:
+            parts.append(f"per {self.foreach}")
         return " · ".join(parts)
 
 
@@ -55,6 +60,7 @@ def graph_tasks(workflow: Workflow) -> list[GraphTask]:
             profile=str(node.declared.resource_profile),
             spark=issubclass(node.task_class, SparkTaskBase),
             upstreams=edges[node.task_id],
+            foreach=node.foreach.reference if node.foreach is not None else None,
         )
         for node in workflow.nodes
     ]

@@ -78,30 +78,54 @@ def workflow_notebook(workflow: Workflow, version: str, module: str, attribute: 
             "    if task_id in results:\n"
             "        return results[task_id]\n"
             "    if RUN_DIR is not None:\n"
+            '        tasks = json.loads((Path(RUN_DIR) / "run.json").read_text())["tasks"]\n'
+            "        record = tasks.get(task_id, {})\n"
+            '        if record.get("instances") is not None:  # a mapped task: one per element\n'
+            "            return [\n"
+            '                json.loads((Path(RUN_DIR) / f"{task_id}.{index}" / "result.json")\n'
+            '                           .read_text())["outputs"]\n'
+            '                for index in range(record["instances"])\n'
+            "            ]\n"
             '        result = json.loads((Path(RUN_DIR) / task_id / "result.json").read_text())\n'
             '        return result["outputs"]\n'
             '    raise LookupError(f"run the cell of {task_id} first, or set RUN_DIR")\n'
         ),
     ]
     for task_id in TopologicalSorter(edges).static_order():
-        task = nodes[task_id].task_class
+        node = nodes[task_id]
+        task = node.task_class
         inputs = ", ".join(f"{json.dumps(u)}: upstream({json.dumps(u)})" for u in edges[task_id])
         cells.append(v4.new_markdown_cell(f"## {task_id}\n\n`{task.import_path()}`"))
-        cells.append(
-            v4.new_code_cell(
-                f"from {task.__module__} import {task.__qualname__.partition('.')[0]}\n\n"
-                f"result = run_task(\n"
-                f"    {task.__qualname__},\n"
-                f"    workflow=workflow,\n"
-                f"    task_id={json.dumps(task_id)},\n"
-                f"    version=VERSION,\n"
-                f"    parameters=PARAMETERS,\n"
-                f"    inputs={{{inputs}}},\n"
-                f")\n"
-                f"results[{json.dumps(task_id)}] = dict(result.outputs)\n"
-                "result"
-            )
+        call = (
+            f"run_task(\n"
+            f"    {task.__qualname__},\n"
+            f"    workflow=workflow,\n"
+            f"    task_id={json.dumps(task_id)},\n"
+            f"    version=VERSION,\n"
+            f"    parameters=PARAMETERS,\n"
+            f"    inputs=inputs,\n"
         )
+        imports = f"from {task.__module__} import {task.__qualname__.partition('.')[0]}\n\n"
+        if node.foreach is None:
+            code = f"inputs = {{{inputs}}}\nresult = {call})\n"
+            code += f"results[{json.dumps(task_id)}] = dict(result.outputs)\nresult"
+        else:
+            # Once per element, as the instances of a mapped node run; the list of their
+            # outputs is what its downstream tasks get.
+            foreach = json.dumps(json.dumps(node.foreach.data(), sort_keys=True))
+            imports += "from processing_core.definition.foreach import Foreach, items_of\n\n"
+            code = (
+                f"inputs = {{{inputs}}}\n"
+                f"foreach = Foreach.from_data(json.loads({foreach}))\n"
+                f"items = items_of(inputs[foreach.task_id], foreach, {json.dumps(task_id)})\n"
+                f"results[{json.dumps(task_id)}] = []\n"
+                "for index, item in enumerate(items):\n"
+                + "".join(f"    {line}\n" for line in f"result = {call}".splitlines())
+                + "        map_index=index,\n        item=item,\n    )\n"
+                f"    results[{json.dumps(task_id)}].append(dict(result.outputs))\n"
+                f"results[{json.dumps(task_id)}]"
+            )
+        cells.append(v4.new_code_cell(imports + code))
     notebook = v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {
         "name": "python3",

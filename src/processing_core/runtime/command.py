@@ -38,6 +38,18 @@ def _try_number(text: str) -> int:
     return number
 
 
+def _map_index(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number >= 0 (a mapped node's instance index)"
+        )
+    return number
+
+
 def parser() -> argparse.ArgumentParser:
     """The options of `run-task` (the generated operators pass them as `--name=value`)."""
     command = argparse.ArgumentParser(
@@ -76,6 +88,18 @@ def parser() -> argparse.ArgumentParser:
         "--produces",
         default="",
         help="The assets this node produces when they differ from its class's (a JSON list).",
+    )
+    add(
+        "--map-index",
+        type=_map_index,
+        help="This instance's position in the list its node is mapped over (Airflow's map "
+        "index); with --foreach.",
+    )
+    add(
+        "--foreach",
+        default="",
+        help='What the node is mapped over, as the DAG file passes it: {"task": ..., '
+        '"output": ...}; the instance runs on element --map-index of that upstream output.',
     )
     add(
         "--result-path",
@@ -137,6 +161,7 @@ def run_task_main(argv: list[str]) -> int:
         run_id=options.run_id,
         try_number=options.try_number,
         dag_id=options.dag_id,
+        map_index=options.map_index,
     )
 
     def resolve() -> tuple[type[TaskBase], RunContext]:
@@ -154,6 +179,7 @@ def run_task_main(argv: list[str]) -> int:
             run_type=options.run_type,
             conf=options.conf,
             asset_events=options.asset_events,
+            foreach=options.foreach,
         )
 
     try:
@@ -174,7 +200,15 @@ def run_task_main(argv: list[str]) -> int:
 
 # The options whose value is JSON: each may instead name where its value is (`@FILE`, `@-`,
 # `@env:NAME`; processing_core.run_values), for values too large for one argument.
-JSON_OPTIONS = ("parameters", "declared_parameters", "inputs", "conf", "asset_events", "produces")
+JSON_OPTIONS = (
+    "parameters",
+    "declared_parameters",
+    "inputs",
+    "conf",
+    "asset_events",
+    "produces",
+    "foreach",
+)
 
 
 def _read_references(options: argparse.Namespace) -> None:

@@ -120,30 +120,37 @@ def parse_object(text: str | None, option: str) -> dict[str, Any]:
     return value
 
 
-def upstream_outputs(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Upstream task id -> its outputs, from what XCom holds for each upstream.
+def upstream_outputs(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Upstream task id -> its outputs, from what XCom holds for each upstream; a mapped
+    upstream (add_node(foreach=...)) gives a list: its instances' outputs in map order.
 
     The Kubernetes target's XCom holds the result document itself; the local target's holds
     it as the text of the last line the upstream printed.
     """
-    inputs: dict[str, dict[str, Any]] = {}
+    inputs: dict[str, Any] = {}
     for task_id, value in raw.items():
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except (json.JSONDecodeError, RecursionError):
-                raise TaskResolutionError(
-                    f"the result of upstream task {task_id!r} is not JSON: {value[:200]!r}"
-                ) from None
-        if value is None:
-            inputs[task_id] = {}
-        elif isinstance(value, dict) and isinstance(value.get("outputs", {}), dict):
-            inputs[task_id] = dict(value.get("outputs", {}))
+        if isinstance(value, list):
+            inputs[task_id] = [_outputs_of(task_id, result) for result in value]
         else:
-            raise TaskResolutionError(
-                f"the result of upstream task {task_id!r} is not a processing-core result"
-            )
+            inputs[task_id] = _outputs_of(task_id, value)
     return inputs
+
+
+def _outputs_of(task_id: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            raise TaskResolutionError(
+                f"the result of upstream task {task_id!r} is not JSON: {value[:200]!r}"
+            ) from None
+    if value is None:
+        return {}
+    if isinstance(value, dict) and isinstance(value.get("outputs", {}), dict):
+        return dict(value.get("outputs", {}))
+    raise TaskResolutionError(
+        f"the result of upstream task {task_id!r} is not a processing-core result"
+    )
 
 
 @dataclass
@@ -363,13 +370,16 @@ def _final_event(outcome: Outcome, about: Mapping[str, Any]) -> StatusEvent:
 
 
 def _log_identity(context: RunContext) -> dict[str, Any]:
-    return {
+    identity = {
         "workflow": context.workflow_name,
         "version": context.workflow_version,
         "run_id": context.run_id,
         "task_id": context.task_id,
         "try_number": context.try_number,
     }
+    if context.map_index is not None:
+        identity["map_index"] = context.map_index
+    return identity
 
 
 def _json_or_empty(value: object) -> Mapping[str, Any]:
@@ -392,6 +402,7 @@ def complete_context(
     run_type: str = "manual",
     conf: str = "",
     asset_events: str = "",
+    foreach: str = "",
 ) -> RunContext:
     """The context completed from `run-task`'s options (JSON objects, ISO 8601 dates);
     TaskResolutionError names the option that does not parse or the parameter that does not
@@ -407,10 +418,12 @@ def complete_context(
         run_conf = parse_object(conf, "--conf")
         if declared is not None:
             _refuse_undeclared(run_conf, declared)
+        upstream = upstream_outputs(parse_object(inputs, "--inputs"))
         return replace(
             context,
             parameters=parse_object(parameters, "--parameters"),
-            inputs=upstream_outputs(parse_object(inputs, "--inputs")),
+            inputs=upstream,
+            item=_item(context, upstream, foreach),
             logical_date=_parse_date(logical_date, "--logical-date"),
             data_interval_start=_parse_date(data_interval_start, "--data-interval-start"),
             data_interval_end=_parse_date(data_interval_end, "--data-interval-end"),
@@ -421,6 +434,30 @@ def complete_context(
         )
     except ParameterError as error:
         raise TaskResolutionError(f"the run's parameters do not fit: {error}") from None
+
+
+def _item(context: RunContext, inputs: Mapping[str, Any], foreach: str) -> Any:
+    """The element an instance of a mapped node runs on: element --map-index of the upstream
+    output --foreach names, checked as the list task checked it."""
+    if not foreach and context.map_index is None:
+        return None
+    if not foreach or context.map_index is None:
+        raise TaskResolutionError(
+            "--map-index and --foreach go together: an instance of a mapped node is given both"
+        )
+    from processing_core.definition.foreach import Foreach, ForeachError, item_at
+
+    data = parse_object(foreach, "--foreach")
+    try:
+        declared = Foreach.from_data(data)
+    except (KeyError, TypeError, ValueError):
+        raise TaskResolutionError(
+            f'--foreach {foreach[:200]!r} is not {{"task": ..., "output": ...}}'
+        ) from None
+    try:
+        return item_at(inputs.get(declared.task_id), declared, context.task_id, context.map_index)
+    except ForeachError as error:
+        raise TaskResolutionError(str(error)) from None
 
 
 def _asset_events(text: str) -> dict[str, Any]:

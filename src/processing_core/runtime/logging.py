@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 IDENTITY = ("workflow", "version", "run_id", "task_id", "try_number")
 _HUMAN = (
     "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
-    "{extra[workflow]} {extra[version]} {extra[run_id]} {extra[task_id]}#{extra[try_number]} "
+    "{extra[workflow]} {extra[version]} {extra[run_id]} {extra[instance]}#{extra[try_number]} "
     "<dim>{extra[trace_id]}:{extra[span_id]}</dim> | <level>{message}</level>"
 )
 
@@ -74,6 +74,12 @@ def configure_logging(
 
 
 def _patch(record: Record) -> None:
+    extra = record["extra"]
+    # An instance of a mapped task reads `task[3]`, as Airflow shows it.
+    map_index = extra.get("map_index")
+    extra["instance"] = (
+        f"{extra['task_id']}[{map_index}]" if map_index is not None else extra["task_id"]
+    )
     trace_id, span_id = _current_trace_ids()
     if trace_id:
         record["extra"]["trace_id"], record["extra"]["span_id"] = trace_id, span_id
@@ -96,6 +102,8 @@ def _json_sink(stream: MaskingStream) -> Any:
             "logger": record["name"],
             **{name: record["extra"].get(name) for name in (*IDENTITY, "trace_id", "span_id")},
         }
+        if record["extra"].get("map_index") is not None:
+            document["map_index"] = record["extra"]["map_index"]
         if record["exception"] is not None:
             import traceback
 

@@ -42,6 +42,8 @@ class Telemetry:
             "airflow.task_id": context.task_id,
             "airflow.try_number": context.try_number,
         }
+        if context.map_index is not None:
+            self.attributes["airflow.map_index"] = context.map_index
 
     def parent(self) -> Context | None:
         """Airflow's trace context (TRACEPARENT), or None."""
