@@ -98,9 +98,10 @@ def test_the_list_is_checked_with_the_culprit_and_the_fix_named():
         items_of({"x": 1}, foreach, "each")
     with pytest.raises(ForeachError, match="output 'frames' as a dict, not a list"):
         items_of({"frames": {}}, foreach, "each")
-    with pytest.raises(ForeachError, match="has 4 elements, more than the limit of 3"):
+    with pytest.raises(ForeachError, match=r"has 4 elements, more than max_map_length \(3\)"):
         items_of({"frames": [1, 2, 3, 4]}, foreach, "each")
-    with pytest.raises(ForeachError, match="limit of 2"):  # the deployment's, when lower
+    # The deployment's limit, when lower, is the one the message names (and how to raise it).
+    with pytest.raises(ForeachError, match=r"the deployment's \[core\] max_map_length \(2\)"):
         items_of({"frames": [1, 2, 3]}, foreach, "each", limit=2)
     assert items_of({"frames": []}, foreach, "each") == []
 
@@ -279,7 +280,14 @@ def test_dags_test_an_empty_list_skips_the_node_and_a_wrong_one_fails_naming_it(
     )
     too_long = "2026-12-04T00:00:00+00:00"
     completed = dags_test(frames_home, {"work": str(tmp_path), "shape": "too_long"}, too_long)
-    assert "has 40 elements, more than the limit of 8" in completed.stdout
+    assert "has 40 elements, more than max_map_length (8)" in completed.stdout
+    # The deployment's own limit, when lower than the workflow's, is the one that holds.
+    lower = {**frames_home, "AIRFLOW__CORE__MAX_MAP_LENGTH": "4"}
+    over = "2026-12-04T06:00:00+00:00"
+    completed = dags_test(lower, {"work": str(tmp_path)}, over)
+    assert "has 5 elements, more than the deployment's [core] max_map_length (4)" in (
+        completed.stdout
+    )
 
 
 @pytest.mark.slow

@@ -38,9 +38,8 @@ class ForeachItems(BaseOperator):
         foreach = Foreach.from_data(self.foreach)
         document = context["ti"].xcom_pull(task_ids=foreach.task_id)
         outputs = document.get("outputs") if isinstance(document, Mapping) else None
-        mapped = " and ".join(repr(task_id) for task_id in self.mapped_task_ids)
         try:
-            items = items_of(outputs, foreach, mapped.strip("'"), limit=_airflow_limit())
+            items = items_of(outputs, foreach, self.mapped_task_ids, limit=_airflow_limit())
         except ForeachError as error:
             # No retry can change an upstream's result: fail at once.
             raise AirflowFailException(str(error)) from None
@@ -48,7 +47,7 @@ class ForeachItems(BaseOperator):
             "%s has %d elements: %s %s",
             foreach.reference,
             len(items),
-            mapped,
+            " and ".join(self.mapped_task_ids),
             "is skipped" if not items else f"runs {len(items)} instances",
         )
         return [{} for _ in items]

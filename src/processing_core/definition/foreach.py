@@ -105,12 +105,16 @@ def template_problems(template: object) -> list[str]:
 def items_of(
     outputs: Mapping[str, Any] | None,
     foreach: Foreach,
-    mapped_task_id: str,
+    mapped: str | Sequence[str],
     limit: int | None = None,
 ) -> list[Any]:
     """The list `foreach` names, from its upstream's outputs; ForeachError naming the tasks,
-    the output and the fix when it is missing, not a list, or longer than the limit."""
-    where = f"task {mapped_task_id!r} runs once per element of {foreach.reference!r}"
+    the output and the fix when it is missing, not a list, or longer than max_map_length or
+    `limit` (the deployment's). `mapped`: the id of the task mapped over it (or the ids of
+    several), for the message."""
+    names = [mapped] if isinstance(mapped, str) else list(mapped)
+    task = " and ".join(repr(name) for name in names)
+    where = f"task {task} runs once per element of {foreach.reference!r}"
     if outputs is None:
         raise ForeachError(f"{where}, but task {foreach.task_id!r} left no result")
     if foreach.output not in outputs:
@@ -125,12 +129,22 @@ def items_of(
             f"{where}, but task {foreach.task_id!r} output {foreach.output!r} as a "
             f"{type(value).__name__}, not a list; output a JSON list"
         )
-    most = foreach.max_map_length if limit is None else min(limit, foreach.max_map_length)
+    # Whichever limit is lower holds, and the message names it and how to raise it.
+    most, which, raise_it = (
+        foreach.max_map_length,
+        "max_map_length",
+        "raise max_map_length (add_node or Workflow)",
+    )
+    if limit is not None and limit < most:
+        most, which, raise_it = (
+            limit,
+            "the deployment's [core] max_map_length",
+            "ask for a higher [core] max_map_length",
+        )
     if len(value) > most:
         raise ForeachError(
-            f"{where}, but {foreach.reference!r} has {len(value)} elements, more than the limit "
-            f"of {most}; split the work into fewer, larger elements, or raise max_map_length "
-            "(add_node or Workflow), within Airflow's [core] max_map_length"
+            f"{where}, but {foreach.reference!r} has {len(value)} elements, more than "
+            f"{which} ({most}); split the work into fewer, larger elements, or {raise_it}"
         )
     return value
 
