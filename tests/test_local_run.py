@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -97,8 +98,14 @@ def test_a_failure_stops_its_downstream_and_resume_reruns_only_that(tmp_path):
         f"clean (log: {folder / 'transform' / 'log'})"
     ) in first.stderr.replace("\n", "")
     assert calls(work) == ["extract", "clean", "transform"]
+    # Tasks that never ran have no log to point at.
+    assert "load: upstream_failed: an upstream task failed\n" in first.stderr
+    # The failed run says how to go on: the exact command, which is what the author runs.
+    (line,) = [line for line in first.stderr.splitlines() if "rerun what did not succeed" in line]
+    command = shlex.split(line.partition(": ")[2])
+    assert command == ["processing-core", "run", ETL, "--resume", str(folder)]
     (work / "fixed").touch()  # the author fixes the bug
-    resumed = run(tmp_path, "--resume", str(folder))
+    resumed = run_cli(*command[1:], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert set(states(folder).values()) == {"success"}
     # extract and clean were not recomputed; transform's second try, then its downstream.
@@ -193,7 +200,9 @@ def test_sigterm_stops_the_tasks_which_roll_back_and_the_run_resumes(tmp_path):
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=90)
     assert process.returncode == 130, out + err
-    assert f"resume with --resume {folder}" in err
+    assert (
+        f"resume with: processing-core run chain_pipeline:raw_to_rested_naps --resume {folder}" in err
+    )
     assert states(folder) == {"nap_a": "terminated", "nap_b": "terminated", "after": "not_run"}
     assert (work / "rolled_back_nap_a").exists()
     assert not [p for p in os.listdir(work) if p == "naps"]  # no nap finished

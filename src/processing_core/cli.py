@@ -270,21 +270,37 @@ def run_workflow(
             run.execute(progress)
         except KeyboardInterrupt:
             progress.close()
-            _error(f"interrupted; resume with --resume {run.folder.path}")
+            _error(f"interrupted; resume with: {_resume_command(reference, run.folder.path)}")
             raise typer.Exit(code=130) from None
         progress.close()
+        this_run_failed = False
         for task_id, record, log in failed_tasks(run.folder):
             if split_key(task_id)[0] in run.to_run:
-                failed = True
-                # A mapped node has no log of its own: its instances' lines name theirs.
-                where = f" (log: {log})" if record.instances is None else ""
+                this_run_failed = True
+                # Only a task that ran has a log (not an upstream_failed one, nor a mapped
+                # node: its instances' lines name theirs).
+                where = f" (log: {log})" if log.is_file() else ""
                 typer.secho(
                     f"{task_id}: {record.state}: {record.message}{where}",
                     err=True,
                     fg=typer.colors.RED,
                 )
+        if this_run_failed:
+            failed = True
+            typer.echo(
+                "fix the cause, then rerun what did not succeed: "
+                + _resume_command(reference, run.folder.path),
+                err=True,
+            )
     if failed:
         raise typer.Exit(code=1)
+
+
+def _resume_command(reference: str, folder: Path) -> str:
+    """The command that resumes a run, as one can paste it into a shell."""
+    import shlex
+
+    return shlex.join(["processing-core", "run", reference, "--resume", str(folder)])
 
 
 @app.command("graph")
