@@ -277,6 +277,46 @@ def test_cli_export_lists_every_invalid_workflow_and_writes_nothing(tmp_path: Pa
     assert "a_to_b_loop" in validate.stderr
 
 
+UNINSTALLED_PACKAGE = """
+from processing_core import TaskBase, Workflow
+
+
+class Step(TaskBase):
+    def run(self) -> None:
+        self.outputs = {}
+
+
+first = Workflow("a", "b", "dup")
+first.add_node(Step)
+second = Workflow("a", "b", "dup")  # the same name, so the same dag_id
+second.add_node(Step)
+"""
+
+
+def test_validate_without_a_version_says_so_once_and_still_finds_every_problem(tmp_path: Path):
+    package = tmp_path / "newpipe"
+    package.mkdir()
+    (package / "__init__.py").write_text(UNINSTALLED_PACKAGE)
+    completed = run_cli("validate", "newpipe", cwd=tmp_path)
+    assert completed.returncode == 1
+    # The duplicate dag_id is found, not hidden behind "no version".
+    assert "dag_id 'a_to_b_dup_0.0.0' comes from two workflows" in completed.stderr
+    assert "no version" not in completed.stderr.replace("note: no version", "")
+    assert completed.stderr.count("note: no version for a_to_b_dup, a_to_b_dup") == 1
+    assert "checked as 0.0.0; export needs --version" in completed.stderr
+    (package / "__init__.py").write_text(UNINSTALLED_PACKAGE.split("second =")[0])
+    valid = run_cli("validate", "newpipe", cwd=tmp_path)
+    assert valid.returncode == 0, valid.stderr
+    assert valid.stdout.strip() == "1 workflow(s) valid."
+    # Export still refuses a workflow without a version, saying where one comes from.
+    export = run_cli("export", "newpipe", "--out", str(tmp_path / "dags"), cwd=tmp_path)
+    assert export.returncode == 1
+    assert "pass --version to export, set BUILD_VERSION" in export.stderr
+    # With --version, nothing is said about versions.
+    versioned = run_cli("validate", "newpipe", "--version", "1.0.0", cwd=tmp_path)
+    assert versioned.returncode == 0 and "note:" not in versioned.stderr
+
+
 def test_cli_reports_a_package_that_does_not_import(tmp_path: Path):
     package = tmp_path / "typo_pipe"
     package.mkdir()

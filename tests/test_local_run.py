@@ -201,7 +201,8 @@ def test_sigterm_stops_the_tasks_which_roll_back_and_the_run_resumes(tmp_path):
     out, err = process.communicate(timeout=90)
     assert process.returncode == 130, out + err
     assert (
-        f"resume with: processing-core run chain_pipeline:raw_to_rested_naps --resume {folder}" in err
+        f"resume with: processing-core run chain_pipeline:raw_to_rested_naps --resume {folder}"
+        in err
     )
     assert states(folder) == {"nap_a": "terminated", "nap_b": "terminated", "after": "not_run"}
     assert (work / "rolled_back_nap_a").exists()

@@ -45,6 +45,9 @@ class ExportOptions:
     settings: Settings
     version: str | None = None
     image: str | None = None
+    # `validate` only: the version a workflow that resolves none is checked as (export
+    # refuses such a workflow, naming where a version comes from).
+    fallback_version: str | None = None
 
     @classmethod
     def create(
@@ -96,8 +99,11 @@ class ExportOptions:
 
 def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
     """Validate the workflow and turn it into DAG data; raises WorkflowDefinitionError."""
-    workflow.validate(options.settings, options.version)
-    version = workflow.resolve_version(options.version, options.settings)
+    override = options.version
+    if override is None and options.fallback_version and not has_version(workflow, options):
+        override = options.fallback_version
+    workflow.validate(options.settings, override)
+    version = workflow.resolve_version(override, options.settings)
     dag_id = workflow.dag_id(version)
     edges = workflow.upstream_task_ids()
     profiles = options.settings.profiles()
@@ -161,6 +167,16 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
             ),
         ),
     )
+
+
+def has_version(workflow: Workflow, options: ExportOptions) -> bool:
+    """Whether the workflow resolves a version of its own (declared, BUILD_VERSION, or its
+    installed distribution's)."""
+    try:
+        workflow.resolve_version(None, options.settings)
+    except WorkflowDefinitionError:
+        return False
+    return True
 
 
 def _adapter(target: str, task: type) -> Callable[[TaskNode, NodeContext], OperatorSpec]:
