@@ -130,7 +130,9 @@ def test_sigterm_rolls_back_and_exits_143(tmp_path: Path):
 @pytest.mark.parametrize(
     ("task", "args", "message"),
     [
-        ("sample_tasks:Nope", [], "module 'sample_tasks' has no 'Nope'"),
+        ("sample_tasks:Nope", [], "module 'sample_tasks' has no 'Nope'; its task classes: ["),
+        # A typo names the class it most likely meant.
+        ("sample_tasks:Ech", [], "has no 'Ech'; did you mean 'Echo'? its task classes: ["),
         ("no_such_pipeline.tasks:Ingest", [], "cannot import module 'no_such_pipeline.tasks'"),
         ("sample_tasks", [], "is not of the form package.module:ClassName"),
         ("sample_tasks:Resources", [], "is not a concrete TaskBase subclass"),

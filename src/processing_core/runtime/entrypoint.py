@@ -91,13 +91,37 @@ def _import_task_class(target: str) -> type[TaskBase]:
             f"importing module {module_name!r} for task {target!r} failed: "
             f"{type(error).__name__}: {error}"
         ) from error
+    module = value
     for part in qualname.split("."):
         if not hasattr(value, part):
-            raise TaskResolutionError(f"module {module_name!r} has no {qualname!r}")
+            raise TaskResolutionError(
+                f"module {module_name!r} has no {qualname!r}{_task_classes_hint(module, part)}"
+            )
         value = getattr(value, part)
     if not (inspect.isclass(value) and issubclass(value, TaskBase)) or inspect.isabstract(value):
         raise TaskResolutionError(f"{target!r} is not a concrete TaskBase subclass")
     return value
+
+
+def _task_classes_hint(module: Any, wanted: str) -> str:
+    """`; did you mean 'Extract'? Its task classes: [...]`: the concrete TaskBase subclasses
+    the module defines, the closest name first (a typo in a DAG file or a command line)."""
+    import difflib
+
+    names = sorted(
+        name
+        for name, value in vars(module).items()
+        if inspect.isclass(value)
+        and issubclass(value, TaskBase)
+        and not inspect.isabstract(value)
+        and value.__module__ == module.__name__
+    )
+    if not names:
+        return "; it defines no TaskBase subclass"
+    close = difflib.get_close_matches(wanted, names, n=1)
+    guess = f"; did you mean {close[0]!r}?" if close else ";"
+    shown = names[:20] + ([f"... {len(names) - 20} more"] if len(names) > 20 else [])
+    return f"{guess} its task classes: {shown}"
 
 
 def _parse_json(text: str, option: str) -> Any:
