@@ -14,7 +14,13 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from processing_core.definition.foreach import Foreach, ForeachError, items_of, map_label
+from processing_core.definition.foreach import (
+    Foreach,
+    ForeachError,
+    items_of,
+    map_label,
+    result_outputs,
+)
 
 
 class ForeachItems(BaseOperator):
@@ -36,8 +42,7 @@ class ForeachItems(BaseOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         foreach = Foreach.from_data(self.foreach)
-        document = context["ti"].xcom_pull(task_ids=foreach.task_id)
-        outputs = document.get("outputs") if isinstance(document, Mapping) else None
+        outputs = result_outputs(context["ti"].xcom_pull(task_ids=foreach.task_id))
         try:
             items = items_of(outputs, foreach, self.mapped_task_ids, limit=_airflow_limit())
         except ForeachError as error:
@@ -70,8 +75,7 @@ def map_label_filter(ti: Any, foreach: Mapping[str, Any]) -> str:
     index = getattr(ti, "map_index", -1)
     try:
         declared = Foreach.from_data(foreach)
-        document = ti.xcom_pull(task_ids=declared.task_id)
-        outputs = document.get("outputs") if isinstance(document, Mapping) else None
+        outputs = result_outputs(ti.xcom_pull(task_ids=declared.task_id))
         items = items_of(outputs, declared, ti.task_id)
         return map_label(items[index], index, declared.map_index_template)
     except Exception:

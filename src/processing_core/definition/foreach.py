@@ -149,6 +149,13 @@ def items_of(
     return value
 
 
+def result_outputs(document: object) -> Mapping[str, Any] | None:
+    """The outputs of a task's result document (what XCom or a run folder holds), or None
+    when it is not one."""
+    outputs = document.get("outputs") if isinstance(document, Mapping) else None
+    return outputs if isinstance(outputs, Mapping) else None
+
+
 def item_at(outputs: Mapping[str, Any] | None, foreach: Foreach, task_id: str, index: int) -> Any:
     """The element instance `index` of mapped task `task_id` runs on."""
     items = items_of(outputs, foreach, task_id)

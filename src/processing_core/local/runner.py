@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from processing_core.definition.foreach import ForeachError, items_of, map_label
+from processing_core.definition.foreach import ForeachError, items_of, map_label, result_outputs
 from processing_core.definition.node import TaskNode
 from processing_core.definition.parameters import parameter_data
 from processing_core.definition.workflow import Workflow
@@ -158,8 +158,7 @@ class LocalRun:
         tasks = self.folder.summary.tasks
         record = tasks[node.task_id]
         record.try_number += 1
-        upstream = self.folder.result(node.foreach.task_id) or {}
-        outputs = upstream.get("outputs") if isinstance(upstream.get("outputs"), dict) else None
+        outputs = result_outputs(self.folder.result(node.foreach.task_id))
         try:
             items = items_of(outputs, node.foreach, node.task_id)
         except ForeachError as error:
@@ -211,25 +210,19 @@ class LocalRun:
             reporter.finished(task_id, self.folder.summary.tasks[task_id])
 
     def _settle_record(self, task_id: str) -> bool:
+        """End a mapped node whose instances all ended: failed if any did not succeed."""
         tasks = self.folder.summary.tasks
         record = tasks[task_id]
-        states = [
-            tasks[instance_key(task_id, i)].state
-            for i in range(record.instances or 0)
-            if instance_key(task_id, i) in tasks
-        ]
+        count = record.instances or 0
+        states = [tasks[instance_key(task_id, i)].state for i in range(count)]
         if any(state in ("pending", "running") for state in states):
             return False
-        failed = [
-            i
-            for i in range(record.instances or 0)
-            if tasks[instance_key(task_id, i)].state not in FINISHED
-        ]
+        failed = [i for i, state in enumerate(states) if state not in FINISHED]
         record.state = "failed" if failed else "success"
         record.message = (
-            f"instances {failed} of {record.instances} did not succeed"
+            f"instances {failed} of {count} did not succeed"
             if failed
-            else f"{record.instances} instances succeeded"
+            else f"{count} instances succeeded"
         )
         return True
 

@@ -100,8 +100,11 @@ class ExportOptions:
 def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
     """Validate the workflow and turn it into DAG data; raises WorkflowDefinitionError."""
     override = options.version
-    if override is None and options.fallback_version and not has_version(workflow, options):
-        override = options.fallback_version
+    if override is None and options.fallback_version:
+        try:  # its own version, else the one `validate` checks an unversioned workflow as
+            override = workflow.resolve_version(None, options.settings)
+        except WorkflowDefinitionError:
+            override = options.fallback_version
     workflow.validate(options.settings, override)
     version = workflow.resolve_version(override, options.settings)
     dag_id = workflow.dag_id(version)
