@@ -50,6 +50,42 @@ def test_the_whole_chain_in_process(tmp_path):
     assert run.results["report"]["message"] == "18 rows transformed"
 
 
+def test_a_failed_task_in_process_is_a_state_and_the_run_resumes(tmp_path):
+    # What a failure test of a pipeline looks like: no run folder, no subprocess.
+    failed = run_workflow(chain_pipeline.etl, parameters={"work": str(tmp_path)}, in_process=True)
+    assert not failed.succeeded
+    assert failed.states == {
+        "extract": "success", "clean": "success", "transform": "failed",
+        "load": "upstream_failed", "report": "upstream_failed",
+    }  # fmt: skip
+    assert failed.failed == ["transform", "load", "report"]
+    assert isinstance(failed.errors["transform"], ValueError)  # raise it to see the traceback
+    assert failed.results["transform"]["message"].startswith("ValueError: the transform has a bug")
+    (tmp_path / "fixed").touch()
+    resumed = run_workflow(chain_pipeline.etl, in_process=True, resume=failed)
+    assert resumed.succeeded and resumed.outputs("load") == {"loaded": 18}
+    # Only what did not succeed ran again, with the parameters the run started with.
+    assert (tmp_path / "calls").read_text().split() == [
+        "extract", "clean", "transform", "transform", "load", "report",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="keeps the parameters it started with"):
+        run_workflow(chain_pipeline.etl, parameters={"work": "x"}, in_process=True, resume=failed)
+
+
+def test_force_runs_a_task_whose_complete_says_its_work_is_done(tmp_path):
+    import complete_pipeline
+
+    first = run_workflow(complete_pipeline.made, parameters={"work": str(tmp_path)},
+                         in_process=True)  # fmt: skip
+    assert first.states["produce"] == "success"
+    again = run_workflow(complete_pipeline.made, parameters={"work": str(tmp_path)},
+                         in_process=True)  # fmt: skip
+    assert again.states["produce"] == "skipped"
+    forced = run_workflow(complete_pipeline.made, parameters={"work": str(tmp_path)},
+                          in_process=True, force=True)  # fmt: skip
+    assert forced.states["produce"] == "success" and forced.outputs("produce")["made_now"]
+
+
 @pytest.mark.slow
 def test_the_whole_chain_through_processing_core_run(tmp_path):
     work = tmp_path / "work"
@@ -60,10 +96,11 @@ def test_the_whole_chain_through_processing_core_run(tmp_path):
     assert failed.states["transform"] == "failed"
     assert failed.folder is not None and (failed.folder / "transform" / "log").is_file()
     (work / "fixed").touch()
-    passed = run_workflow(chain_pipeline.etl, parameters={"work": str(work)},
-                          run_dir=tmp_path / "runs")  # fmt: skip
+    passed = run_workflow(chain_pipeline.etl, resume=failed)  # in the same folder
     assert passed.succeeded, passed.output
+    assert passed.folder == failed.folder
     assert passed.outputs("load") == {"loaded": 18}
+    assert (work / "calls").read_text().split().count("extract") == 1
 
 
 def test_the_example_exports_and_airflow_loads_it(tmp_path):

@@ -223,6 +223,35 @@ def run_workflow(
             help="An earlier run's folder: rerun what did not succeed and what depends on it.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Run the tasks even when their complete() says the work is already done.",
+        ),
+    ] = False,
+    logical_date: Annotated[
+        str | None,
+        typer.Option(
+            "--logical-date",
+            metavar="DATE",
+            help="The run's logical date (ISO 8601; UTC unless it says otherwise), with the "
+            "data interval Airflow gives a run triggered at that date.",
+        ),
+    ] = None,
+    from_date: Annotated[
+        str | None,
+        typer.Option(
+            "--from-date",
+            metavar="DATE",
+            help="Backfill: one run per schedule time from this date on (with --to-date), "
+            "one after another, each in its own resumable folder.",
+        ),
+    ] = None,
+    to_date: Annotated[
+        str | None,
+        typer.Option("--to-date", metavar="DATE", help="Backfill: the last date (included)."),
+    ] = None,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Tasks run at once, at most.")
     ] = 2,
@@ -230,6 +259,14 @@ def run_workflow(
         Path, typer.Option("--run-dir", help="Where run folders go: DIR/<dag_id>/<run_id>/.")
     ] = Path("runs"),
     version: VersionOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON document for the whole run (states, results, timings) on "
+            "standard output; progress goes to standard error.",
+        ),
+    ] = False,
 ) -> None:
     """Run a workflow's tasks on this machine, in dependency order, through `run-task`.
 
@@ -239,13 +276,12 @@ def run_workflow(
     failed (130 when interrupted).
     """
     import signal
+    import time
 
     from processing_core.build_utils import select_workflows
     from processing_core.errors import ExportError
-    from processing_core.local.progress import LiveProgress, PlainProgress
-    from processing_core.local.run_folder import split_key
-    from processing_core.local.runner import failed_tasks
-    from processing_core.local.session import prepare_run
+    from processing_core.local.run_document import document, run_entry
+    from processing_core.local.session import check_run, prepare_run
 
     try:
         workflows = select_workflows(reference)
@@ -254,68 +290,143 @@ def run_workflow(
 
             recorded = RunFolder.open(resume).summary.workflow
             workflows = [w for w in workflows if w.name == recorded] or workflows[:1]
-        runs = [
-            prepare_run(
-                workflow, params=param or (), params_file=params_file, from_task=from_task,
-                only=only or (), resume=resume, run_dir=run_dir, version=version,
-                workers=workers,
-            )
-            for workflow in workflows
-        ]  # fmt: skip
-    except ExportError as error:  # discovery: nothing is written by a run anyway
-        raise _fail(error.report()) from None
-    except ProcessingCoreError as error:
-        raise _fail(error) from None
+        plans = _run_plans(workflows, logical_date, from_date, to_date, resume)
+        if resume is None:  # every mistake shows before the first task runs
+            for workflow in workflows:
+                check_run(
+                    workflow, params=param or (), params_file=params_file,
+                    from_task=from_task, only=only or (), version=version,
+                )  # fmt: skip
+    except ProcessingCoreError as error:  # discovery, options, parameters: nothing ran
+        message = error.report() if isinstance(error, ExportError) else str(error)
+        if as_json:
+            typer.echo(_masked_json(document([], error=message)))
+        raise _fail(message) from None
 
     def interrupted(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     # A runner stopped by SIGTERM stops its tasks as Ctrl-C does: rolled back, resumable.
     signal.signal(signal.SIGTERM, interrupted)
-    failed = False
-    for run in runs:
-        summary = run.folder.summary
-        for task_id, pid in run.stopped:
-            typer.echo(
-                f"{task_id}: stopped pid {pid}, left running by an earlier runner of "
-                f"{run.folder.path}; it runs again",
-                err=True,
-            )
-        typer.echo(
-            f"{summary.dag_id} {summary.run_id}: {len(run.to_run)} task(s) in {run.folder.path}"
-        )
-        if sys.stdout.isatty():
-            progress: LiveProgress | PlainProgress = LiveProgress(list(run.to_run), summary.tasks)
-        else:
-            progress = PlainProgress()
+    out = sys.stderr if as_json else sys.stdout  # --json: standard output is the document
+    entries: list[dict[str, Any]] = []
+    unfinished: list[Path] = []  # the folders of the runs that did not succeed
+    for workflow, dates in plans:
         try:
-            run.execute(progress)
+            run = prepare_run(
+                workflow, params=param or (), params_file=params_file, from_task=from_task,
+                only=only or (), resume=resume, run_dir=run_dir, version=version,
+                workers=workers, dates=dates, force=force,
+            )  # fmt: skip
+        except ProcessingCoreError as error:
+            if as_json:
+                typer.echo(_masked_json(document(entries, error=str(error))))
+            raise _fail(error) from None
+        began = time.time()
+        try:
+            failed = _execute_run(run, reference, out)
         except KeyboardInterrupt:
-            progress.close()
+            if as_json:
+                entries.append(run_entry(run.folder, began=began, ended=time.time(),
+                                         interrupted=True))  # fmt: skip
+                typer.echo(_masked_json(document(entries)))
             _error(f"interrupted; resume with: {_resume_command(reference, run.folder.path)}")
             raise typer.Exit(code=130) from None
-        progress.close()
-        this_run_failed = False
-        for task_id, record, log in failed_tasks(run.folder):
-            if split_key(task_id)[0] in run.to_run:
-                this_run_failed = True
-                # Only a task that ran has a log (not an upstream_failed one, nor a mapped
-                # node: its instances' lines name theirs).
-                where = f" (log: {log})" if log.is_file() else ""
-                typer.secho(
-                    f"{task_id}: {record.state}: {record.message}{where}",
-                    err=True,
-                    fg=typer.colors.RED,
-                )
-        if this_run_failed:
-            failed = True
+        entries.append(run_entry(run.folder, began=began, ended=time.time(), interrupted=False))
+        if failed:
+            unfinished.append(run.folder.path)
             typer.echo(
                 "fix the cause, then rerun what did not succeed: "
                 + _resume_command(reference, run.folder.path),
                 err=True,
             )
-    if failed:
+    if len(entries) > 1 and unfinished:  # a backfill's failed days, after all its output
+        typer.echo(f"{len(unfinished)} of {len(entries)} runs did not succeed:", err=True)
+        for folder in unfinished:
+            typer.echo(_resume_command(reference, folder), err=True)
+    if as_json:
+        typer.echo(_masked_json(document(entries)))
+    if unfinished:
         raise typer.Exit(code=1)
+
+
+def _run_plans(
+    workflows: list[Any],
+    logical_date: str | None,
+    from_date: str | None,
+    to_date: str | None,
+    resume: Path | None,
+) -> list[tuple[Any, Any]]:
+    """(workflow, RunDates or None) of each run the command makes, in order."""
+    from processing_core.errors import LocalRunError
+    from processing_core.local.dates import backfill_dates, run_dates
+
+    if (from_date is None) != (to_date is None):
+        raise LocalRunError("--from-date and --to-date go together: give both, or neither")
+    if from_date is not None and (logical_date is not None or resume is not None):
+        raise LocalRunError(
+            "--from-date/--to-date make a new run per date: leave out --logical-date and "
+            "--resume (resume one of its runs by its folder)"
+        )
+    if from_date is not None and to_date is not None:
+        return [
+            (workflow, dates)
+            for workflow in workflows
+            for dates in backfill_dates(workflow, from_date, to_date)
+        ]
+    if logical_date is not None:
+        return [(workflow, run_dates(workflow, logical_date)) for workflow in workflows]
+    return [(workflow, None) for workflow in workflows]
+
+
+def _execute_run(run: Any, reference: str, out: Any) -> bool:
+    """Run one prepared run, showing its progress on `out`; whether a task of it failed.
+    KeyboardInterrupt once its tasks were stopped."""
+    from processing_core.local.progress import LiveProgress, PlainProgress
+    from processing_core.local.run_folder import split_key
+    from processing_core.local.runner import failed_tasks
+
+    summary = run.folder.summary
+    for task_id, pid in run.stopped:
+        typer.echo(
+            f"{task_id}: stopped pid {pid}, left running by an earlier runner of "
+            f"{run.folder.path}; it runs again",
+            err=True,
+        )
+    dated = f" ({summary.dates['logical_date']})" if summary.dates.get("logical_date") else ""
+    print(
+        f"{summary.dag_id} {summary.run_id}{dated}: {len(run.to_run)} task(s) in {run.folder.path}",
+        file=out,
+        flush=True,
+    )
+    order = list(run.to_run)
+    if out.isatty() and out is sys.stdout:
+        progress: LiveProgress | PlainProgress = LiveProgress(order, summary.tasks)
+    else:
+        progress = PlainProgress(order, summary.tasks, stream=out)
+    try:
+        run.execute(progress)
+    finally:
+        progress.close()
+    failed = False
+    for task_id, record, log in failed_tasks(run.folder):
+        if split_key(task_id)[0] in run.to_run:
+            failed = True
+            # Only a task that ran has a log (not an upstream_failed one, nor a mapped
+            # node: its instances' lines name theirs).
+            where = f" (log: {log})" if log.is_file() else ""
+            typer.secho(
+                f"{task_id}: {record.state}: {record.message}{where}",
+                err=True,
+                fg=typer.colors.RED,
+            )
+    return failed
+
+
+def _masked_json(value: Any) -> str:
+    from processing_core.masking import mask
+
+    return mask(json.dumps(value, indent=2))
 
 
 def _resume_command(reference: str, folder: Path) -> str:

@@ -333,6 +333,13 @@ class Workflow:
         base = [self.name, self.input_data, self.output_data, self.category, version]
         return sorted({*base, *self.extra_tags})
 
+    def node(self, task_id: str) -> TaskNode:
+        """The node of task `task_id`; WorkflowDefinitionError names the tasks there are."""
+        if task_id in self._nodes:
+            return self._nodes[task_id]
+        tasks = list(self._nodes)
+        raise self._error(f"no task {task_id!r} in this workflow; its tasks are {tasks}")
+
     def upstream_task_ids(self) -> dict[str, tuple[str, ...]]:
         """Task id -> upstream task ids; raises WorkflowDefinitionError on a bad reference."""
         problems, edges = self._resolve_edges()

@@ -1,14 +1,17 @@
-"""What a local run shows while it runs: a live table on a terminal, plain lines otherwise."""
+"""What a local run shows while it runs: a live table on a terminal (running tasks with their
+elapsed time), plain lines otherwise, each ending with the run's summary."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, TextIO
 
 from processing_core.local.run_folder import TaskRecord, instance_key
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
 _STYLE = {
@@ -23,10 +26,18 @@ _STYLE = {
 
 
 class PlainProgress:
-    """One line per change, for logs and CI."""
+    """One line per change, for logs and CI; at the end, one line per task and the totals."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        order: list[str],
+        records: dict[str, TaskRecord],
+        stream: TextIO | None = None,
+    ) -> None:
+        self.order = order
+        self.records = records
         self.stream = stream or sys.stdout
+        self.began = time.monotonic()
 
     def started(self, task_id: str, record: TaskRecord) -> None:
         if record.instances is not None:  # a mapped node: its list is known
@@ -39,7 +50,14 @@ class PlainProgress:
         self._line(f"{_name(task_id, record)} {record.state}{took}")
 
     def close(self) -> None:
-        pass
+        width = max((len(task_id) for task_id in self.order), default=0)
+        for task_id in self.order:
+            record = self.records.get(task_id, TaskRecord())
+            took = f"{record.seconds:8.1f} s" if record.seconds is not None else " " * 10
+            detail = f"  {record.message}" if record.instances is not None else ""
+            self.stream.write(f"  {task_id:<{width}}  {record.state:<15} {took}{detail}\n")
+        self.stream.write(summary_line(self.order, self.records, self.began) + "\n")
+        self.stream.flush()
 
     def _line(self, text: str) -> None:
         self.stream.write(f"{time.strftime('%H:%M:%S')} {text}\n")
@@ -49,15 +67,24 @@ class PlainProgress:
 class LiveProgress:
     """A table of every task of the run, redrawn as they change (rich)."""
 
-    def __init__(self, order: list[str], records: dict[str, TaskRecord]) -> None:
+    def __init__(
+        self, order: list[str], records: dict[str, TaskRecord], console: Console | None = None
+    ) -> None:
         from rich.live import Live
 
         self.order = order
         self.records = records
-        self.live = Live(self._table(), refresh_per_second=8, transient=False)
+        self.began = time.monotonic()
+        # When each running task (or instance) started: its row counts the seconds.
+        self.running_since: dict[str, float] = {}
+        # Redrawn from the records at each refresh: a long task's time goes on counting.
+        self.live = Live(
+            get_renderable=self._table, refresh_per_second=4, transient=False, console=console
+        )
         self.live.start()
 
     def started(self, task_id: str, record: TaskRecord) -> None:
+        self.running_since[task_id] = time.monotonic()
         self.live.update(self._table())
 
     def finished(self, task_id: str, record: TaskRecord) -> None:
@@ -66,6 +93,7 @@ class LiveProgress:
     def close(self) -> None:
         self.live.update(self._table())
         self.live.stop()
+        self.live.console.print(summary_line(self.order, self.records, self.began))
 
     def _table(self) -> Table:
         from rich.table import Table
@@ -73,22 +101,34 @@ class LiveProgress:
         table = Table("task", "state", "try", "seconds")
         for task_id in self.order:
             record = self.records.get(task_id, TaskRecord())
-            self._row(table, task_id, record)
+            self._row(table, task_id, task_id, record)
             # A mapped node's instances, under it, once its list is known.
             for index in range(record.instances or 0):
                 key = instance_key(task_id, index)
                 if key in self.records:
-                    self._row(table, f"  [{index}] {self.records[key].label}", self.records[key])
+                    name = f"  [{index}] {self.records[key].label}"
+                    self._row(table, key, name, self.records[key])
         return table
 
-    @staticmethod
-    def _row(table: Table, name: str, record: TaskRecord) -> None:
+    def _row(self, table: Table, key: str, name: str, record: TaskRecord) -> None:
         style = _STYLE.get(record.state, "")
-        seconds = f"{record.seconds:.1f}" if record.seconds is not None else ""
+        if record.seconds is not None:
+            seconds = f"{record.seconds:.1f}"
+        elif record.state == "running" and key in self.running_since:
+            seconds = f"{time.monotonic() - self.running_since[key]:.0f}…"
+        else:
+            seconds = ""
         table.add_row(
             escape(name), f"[{style}]{record.state}[/]" if style else record.state,
             str(record.try_number or ""), seconds,
         )  # fmt: skip
+
+
+def summary_line(order: list[str], records: dict[str, TaskRecord], began: float) -> str:
+    """`5 tasks in 12.3 s: 3 success, 1 failed, 1 upstream_failed`."""
+    states = Counter(records.get(task_id, TaskRecord()).state for task_id in order)
+    counts = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+    return f"{len(order)} task(s) in {time.monotonic() - began:.1f} s: {counts}"
 
 
 def _name(key: str, record: TaskRecord) -> str:

@@ -67,6 +67,9 @@ class RunSummary:
     run_id: str
     parameters: dict[str, Any]
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    # The run's logical date, data interval and run type (local.dates.RunDates.data()); empty
+    # for a run without dates (and in the run.json of earlier releases).
+    dates: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -163,7 +166,10 @@ class RunFolder:
             yield
 
 
-def new_run_id(now: datetime | None = None) -> str:
-    """`local__<UTC time>`: sortable, and a plain folder name."""
-    moment = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    return f"local__{moment}"
+def new_run_id(now: datetime | None = None, *, logical_date: datetime | None = None,
+               run_type: str = "manual") -> str:  # fmt: skip
+    """`local__<UTC time>` (a run with a logical date: that date; a backfill's run:
+    `backfill__<date>`): sortable, and a plain folder name."""
+    moment = (logical_date or now or datetime.now(UTC)).astimezone(UTC)
+    prefix = "backfill" if run_type == "backfill" else "local"
+    return f"{prefix}__{moment.strftime('%Y%m%dT%H%M%SZ')}"

@@ -30,6 +30,7 @@ from processing_core.definition.foreach import ForeachError, items_of, map_label
 from processing_core.definition.node import TaskNode
 from processing_core.definition.parameters import parameter_data
 from processing_core.definition.workflow import Workflow
+from processing_core.local.dates import RunDates
 from processing_core.local.processes import RUNNER_PID_VARIABLE
 from processing_core.local.processes import forget as forget_process
 from processing_core.local.processes import record as record_process
@@ -70,6 +71,8 @@ class LocalRun:
     hold: ExitStack = field(default_factory=ExitStack, repr=False)
     # A resumed run: an instance of a mapped node that finished on the same list is kept.
     reuse_instances: bool = False
+    # Tasks run even when their complete() says the work is done (`run --force`).
+    force: bool = False
 
     def close(self) -> None:
         """Let the run folder go (another runner may resume it now)."""
@@ -149,7 +152,7 @@ class LocalRun:
                 raise
 
     def _node(self, task_id: str) -> TaskNode:
-        return next(node for node in self.workflow.nodes if node.task_id == task_id)
+        return self.workflow.node(task_id)
 
     def _expand(self, node: TaskNode) -> list[str]:
         """Record a mapped node's instances from its upstream's list; the keys to run (none
@@ -293,8 +296,9 @@ class LocalRun:
             f"--dag-id={summary.dag_id}", f"--task-id={task_id}", f"--run-id={summary.run_id}",
             f"--try-number={try_number}", f"--parameters={parameters}",
             f"--declared-parameters={json.dumps(parameter_data(self.workflow.parameters))}",
-            f"--inputs=@{folder / 'inputs.json'}", "--run-type=manual", f"--conf={parameters}",
+            f"--inputs=@{folder / 'inputs.json'}", f"--conf={parameters}",
             f"--result-path={folder / 'result.json'}", *mapped,
+            *RunDates.from_data(summary.dates).arguments(), *(["--force"] if self.force else []),
         ]  # fmt: skip
         # A log is for people: human lines unless the environment asks otherwise. The task
         # ends with this runner (processes.die_with_runner).

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from processing_core.definition.workflow import Workflow
 from processing_core.errors import LocalRunError
+from processing_core.local.dates import RunDates
 from processing_core.local.parameters import run_parameters
 from processing_core.local.plan import tasks_to_run
 from processing_core.local.processes import stop_survivors
@@ -27,9 +28,13 @@ def prepare_run(
     run_dir: Path = Path("runs"),
     version: str | None = None,
     workers: int = 2,
+    dates: RunDates | None = None,
+    force: bool = False,
 ) -> LocalRun:
     """A run of `workflow`, ready to execute; LocalRunError (or WorkflowDefinitionError) says
-    why it cannot start, before any task runs."""
+    why it cannot start, before any task runs. `dates`: the run's logical date, data interval
+    and type (local.dates); `force`: tasks run even when their complete() says the work is
+    done."""
     if workers < 1:
         raise LocalRunError(f"--workers {workers} must be at least 1")
     edges = workflow.upstream_task_ids()
@@ -41,6 +46,11 @@ def prepare_run(
                 raise LocalRunError(
                     "a resumed run keeps the parameters it started with; start a new run "
                     "(without --resume) to change them"
+                )
+            if dates is not None and dates.logical_date is not None:
+                raise LocalRunError(
+                    "a resumed run keeps the dates it started with; leave out --logical-date "
+                    "(or start a new run without --resume)"
                 )
             hold.enter_context(RunFolder.open(resume).lock())
             folder = RunFolder.open(resume)  # read again: no other runner writes it now
@@ -55,17 +65,10 @@ def prepare_run(
             finished = {task for task, rec in summary.tasks.items() if rec.state in FINISHED}
             to_run = tasks_to_run(edges, finished, from_task=from_task, only=only)
         else:
-            version = workflow.resolve_version(version)
-            parameters = run_parameters(workflow.parameters, params, params_file)
-            workflow.validate(version=version)
-            summary = RunSummary(
-                workflow=workflow.name,
-                version=version,
-                dag_id=workflow.dag_id(version),
-                run_id=new_run_id(),
-                parameters=parameters,
-            )
-            to_run = tasks_to_run(edges, set(), from_task=from_task, only=only)
+            summary, to_run = _new_run(
+                workflow, params=params, params_file=params_file, from_task=from_task,
+                only=only, version=version, dates=dates or RunDates(),
+            )  # fmt: skip
             folder = RunFolder.create(run_dir, summary)  # once everything is known to be right
             hold.enter_context(folder.lock())
     except BaseException:
@@ -73,7 +76,51 @@ def prepare_run(
         raise
     return LocalRun(
         workflow=workflow, folder=folder, edges=edges, to_run=to_run, workers=workers,
-        stopped=stopped, hold=hold,
+        stopped=stopped, hold=hold, force=force,
         # A resumed run redoes a mapped node's instances that did not finish, and only those.
         reuse_instances=resume is not None and from_task is None and not only,
     )  # fmt: skip
+
+
+def check_run(
+    workflow: Workflow,
+    *,
+    params: Sequence[str] = (),
+    params_file: Path | None = None,
+    from_task: str | None = None,
+    only: Sequence[str] = (),
+    version: str | None = None,
+) -> None:
+    """What prepare_run checks of a new run, without making its folder: LocalRunError (or
+    WorkflowDefinitionError) says why it cannot start. For runs that start later (the dates of
+    a backfill), so that a mistake shows before the first one runs."""
+    _new_run(
+        workflow, params=params, params_file=params_file, from_task=from_task, only=only,
+        version=version, dates=RunDates(),
+    )  # fmt: skip
+
+
+def _new_run(
+    workflow: Workflow,
+    *,
+    params: Sequence[str],
+    params_file: Path | None,
+    from_task: str | None,
+    only: Sequence[str],
+    version: str | None,
+    dates: RunDates,
+) -> tuple[RunSummary, list[str]]:
+    """The summary of a new run and the tasks it runs, once everything is known to be right."""
+    version = workflow.resolve_version(version)
+    parameters = run_parameters(workflow.parameters, params, params_file)
+    workflow.validate(version=version)
+    summary = RunSummary(
+        workflow=workflow.name,
+        version=version,
+        dag_id=workflow.dag_id(version),
+        run_id=new_run_id(logical_date=dates.logical_date, run_type=dates.run_type),
+        parameters=parameters,
+        dates=dates.data() if dates.logical_date is not None else {},
+    )
+    edges = workflow.upstream_task_ids()
+    return summary, tasks_to_run(edges, set(), from_task=from_task, only=only)

@@ -102,6 +102,12 @@ def parser() -> argparse.ArgumentParser:
         '"output": ...}; the instance runs on element --map-index of that upstream output.',
     )
     add(
+        "--force",
+        action="store_true",
+        help="Run the task even when its complete() says the work is already done "
+        "(recompute; `processing-core run --force` passes it).",
+    )
+    add(
         "--result-path",
         help="Where to write the result JSON; `-` for standard output. Default: RESULT_PATH, "
         "else not written.",
@@ -192,6 +198,7 @@ def run_task_main(argv: list[str]) -> int:
             options.result_path or run.result_path,
             telemetry=telemetry,
             events=events,
+            force=options.force,
         )
     except (ProcessingCoreError, ResultPathError) as error:
         _error(str(error))

@@ -206,11 +206,13 @@ def run(
     *,
     telemetry: Telemetry | None = None,
     events: EventEmitter | None = None,
+    force: bool = False,
 ) -> int:
     """Resolve the task, run its lifecycle in its span, leave its result and final event.
 
     `context` names the run (its parameters and inputs may still be missing: `resolve`
-    completes them). `telemetry` and `events` default to what the environment configures. A
+    completes them). `force`: run even when the task's complete() says its work is done.
+    `telemetry` and `events` default to what the environment configures. A
     result path no result can reach raises ResultPathError, and a bad telemetry or event
     setting SettingsError, before anything runs.
     """
@@ -230,7 +232,7 @@ def run(
                     if events.enabled:
                         events.emit(_started_event(about))
                     task_class, context = resolve()
-                    outcome = _lifecycle(task_class, context, telemetry, termination)
+                    outcome = _lifecycle(task_class, context, telemetry, termination, force)
             except TaskTerminated as stop:  # before the task's own code ran
                 outcome = _terminated(stop, None)
             except TaskResolutionError as error:
@@ -262,6 +264,7 @@ def _lifecycle(
     context: RunContext,
     telemetry: Telemetry,
     termination: Termination,
+    force: bool = False,
 ) -> Outcome:
     name = task_class.__name__
     try:
@@ -273,7 +276,9 @@ def _lifecycle(
     skipped = False
     try:
         with task:
-            skipped = task.work_is_complete()
+            skipped = not force and task.work_is_complete()
+            if force:
+                logger.info("Task {}: complete() not asked (--force)", context.task_id)
             if not skipped:
                 task()
             produced = [asset.key for asset in task_class.produces]
