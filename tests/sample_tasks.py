@@ -362,3 +362,28 @@ class ReportsExtra(TaskBase):
 
     def run(self) -> None:
         self.asset_extra = {self.parameters["asset"]: {"rows": 1}}
+
+
+class ReadsCleanRows(TaskBase):
+    """Reads an output of its upstream `clean`."""
+
+    def run(self) -> None:
+        self.outputs = {"rows": self.inputs["clean"]["rows"]}
+
+
+class FailsHalfway(TaskBase):
+    """Sets outputs (`size` characters of them) and metrics, then fails."""
+
+    def run(self) -> None:
+        self.metrics = {"frames_done": 3}
+        self.outputs = {"partial": "x" * int(self.parameters.get("size", 10))}
+        raise RuntimeError("frame 4 is corrupt")
+
+
+class NeedsAToken(TaskBase):
+    """Declares a secret variable and says whether it had one (never its value)."""
+
+    secrets = {"PC_TEST_API_TOKEN": SecretRef(secret="api-credentials", key="token")}
+
+    def run(self) -> None:
+        self.outputs = {"had_token": bool(os.environ.get("PC_TEST_API_TOKEN"))}

@@ -138,6 +138,7 @@ def export(
         typer.echo(f"{out / result.file_name}  ({result.task_count} tasks)")
         for note in result.workflow.export_notes():
             typer.echo(f"note: {result.dag_id}: {note}", err=True)
+    _warn(results)
     console.print(f"[green]Exported {len(results)} workflow(s) to {out}[/green]")
 
 
@@ -173,7 +174,15 @@ def validate(
         raise _fail(error.report()) from None
     except ProcessingCoreError as error:
         raise _fail(error) from None
+    _warn(results)
     typer.echo(f"{len(results)} workflow(s) valid.")
+
+
+def _warn(results: list[ExportResult]) -> None:
+    """The likely mistakes that did not stop the export (Workflow.warnings)."""
+    for result in results:
+        for warning in result.workflow.warnings():
+            typer.secho(f"warning: {result.dag_id}: {warning}", err=True, fg=typer.colors.YELLOW)
 
 
 # The version `validate` checks a workflow as when it resolves none.
@@ -281,7 +290,7 @@ def run_workflow(
     from processing_core.build_utils import select_workflows
     from processing_core.errors import ExportError
     from processing_core.local.run_document import document, run_entry
-    from processing_core.local.session import check_run, prepare_run
+    from processing_core.local.session import check_run, missing_secrets, prepare_run
 
     try:
         workflows = select_workflows(reference)
@@ -293,6 +302,9 @@ def run_workflow(
         plans = _run_plans(workflows, logical_date, from_date, to_date, resume)
         if resume is None:  # every mistake shows before the first task runs
             for workflow in workflows:
+                for warning in workflow.warnings():
+                    typer.secho(f"warning: {workflow.name}: {warning}", err=True,
+                                fg=typer.colors.YELLOW)  # fmt: skip
                 check_run(
                     workflow, params=param or (), params_file=params_file,
                     from_task=from_task, only=only or (), version=version,
@@ -311,6 +323,7 @@ def run_workflow(
     out = sys.stderr if as_json else sys.stdout  # --json: standard output is the document
     entries: list[dict[str, Any]] = []
     unfinished: list[Path] = []  # the folders of the runs that did not succeed
+    warned: set[str] = set()
     for workflow, dates in plans:
         try:
             run = prepare_run(
@@ -322,6 +335,10 @@ def run_workflow(
             if as_json:
                 typer.echo(_masked_json(document(entries, error=str(error))))
             raise _fail(error) from None
+        for line in missing_secrets(run):  # once per command, not per day of a backfill
+            if line not in warned:
+                warned.add(line)
+                typer.secho(line, err=True, fg=typer.colors.YELLOW)
         began = time.time()
         try:
             failed = _execute_run(run, reference, out)

@@ -151,6 +151,32 @@ class Parameter:
         return []
 
 
+def template_default_warning(parameter: Parameter) -> str | None:
+    """A default that reads like a Jinja template (`"{{ ds }}"`): Airflow renders no parameter
+    default, nor does a local run, so every run gets the text itself. Usually a mistake, but
+    a literal text can be meant: a warning, not a problem."""
+    if not parameter.has_default or not any(
+        isinstance(text, str) and ("{{" in text or "{%" in text)
+        for text in _strings(parameter.default)
+    ):
+        return None
+    return (
+        f"parameter {parameter.name!r}: default {_shown(parameter.default)} looks like a Jinja "
+        "template, but Airflow renders no parameter default (nor does a local run): each run "
+        "gets this text as is. To use the run's date, read self.logical_date or "
+        "self.data_interval_start in the task; if the text is meant, ignore this warning"
+    )
+
+
+def _strings(value: Any) -> list[Any]:
+    """`value` and, for a list or object, its items (one level: defaults are small)."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return list(value.values())
+    return [value]
+
+
 def _shown(value: object) -> str:
     text = repr(value) if type(value) in (int, float, str, bool, bytes) else type(value).__name__
     return text if len(text) <= 60 else text[:57] + "..."

@@ -91,6 +91,24 @@ class _Named(dict[str, Any]):
         raise NameNotFoundError(f"{self._explain(key)} {self._names}")
 
 
+def _outputs(task_id: str, value: Any) -> Any:
+    """An upstream's outputs, whose missing keys name the outputs it gave (an upstream that
+    recorded no result, e.g. marked success by hand, gave none)."""
+    if isinstance(value, list):
+        return [_outputs(f"{task_id}[{index}]", item) for index, item in enumerate(value)]
+    if not isinstance(value, Mapping):
+        return value
+    return _Named(
+        value,
+        lambda key: (
+            f"upstream task {task_id!r} gave no output {key!r}"
+            + ("" if value else " (it recorded no outputs: did it run?)")
+            + "; its outputs are"
+        ),
+        sorted(value),
+    )
+
+
 class TaskBase(ABC):
     """A unit of work in a workflow. Subclass it and implement `run()`.
 
@@ -171,9 +189,10 @@ class TaskBase(ABC):
     @property
     def inputs(self) -> Mapping[str, Any]:
         """Upstream task id -> its outputs (a mapped upstream: the list of its instances'
-        outputs, in map order); an unknown upstream names the upstreams."""
+        outputs, in map order); an unknown upstream names the upstreams, an output an
+        upstream did not give names the outputs it gave."""
         return _Named(
-            self.context.inputs,
+            {task: _outputs(task, value) for task, value in self.context.inputs.items()},
             lambda key: (
                 f"{key!r} is not an upstream task of {self.task_id!r}; its upstream tasks are"
             ),

@@ -36,7 +36,11 @@ from processing_core.definition.foreach import (
 )
 from processing_core.definition.messages import RabbitMQMessages
 from processing_core.definition.node import TaskNode, UpstreamRef, with_overrides
-from processing_core.definition.parameters import NO_DEFAULT, Parameter
+from processing_core.definition.parameters import (
+    NO_DEFAULT,
+    Parameter,
+    template_default_warning,
+)
 from processing_core.definition.resources import Resources
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.definition.task import RunContext, TaskBase
@@ -400,6 +404,17 @@ class Workflow:
         """Task id -> Python extras the pipeline image must carry for it (none here; a
         compatibility layer may have some), recorded in the bundle's manifest."""
         return {}
+
+    def warnings(self) -> list[str]:
+        """Likely mistakes that do not stop an export (a literal value can be meant): what
+        `validate`, `export` and `run` say as `warning:` lines."""
+        return [
+            warning
+            for parameter in self.parameters
+            if isinstance(parameter, Parameter)
+            for warning in [template_default_warning(parameter)]
+            if warning
+        ]
 
     def export_notes(self) -> list[str]:
         """What an export should tell the author besides the files (none here; a

@@ -3,6 +3,7 @@ resumed), and the tasks to run."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -124,3 +125,18 @@ def _new_run(
     )
     edges = workflow.upstream_task_ids()
     return summary, tasks_to_run(edges, set(), from_task=from_task, only=only)
+
+
+def missing_secrets(run: LocalRun) -> list[str]:
+    """One line per secret variable a task of `run` declares and this environment lacks (in a
+    pod, Kubernetes sets it from its Secret): the task would run without it."""
+    lines = []
+    for task_id in run.to_run:
+        for variable, ref in run.workflow.node(task_id).declared.secrets.items():
+            if variable not in os.environ:
+                lines.append(
+                    f"warning: task {task_id!r} reads {variable} (Secret {ref.secret!r}, key "
+                    f"{ref.key!r}, in a pod), which is not set here: it runs without it; "
+                    f"export {variable}=... to run it as in production"
+                )
+    return lines

@@ -174,6 +174,7 @@ def run_task_main(argv: list[str]) -> int:
         task_class = entrypoint.load_task_class(options.task, options.produces)
         # The task's Secret values are in its environment: keep them out of every text.
         register_secrets(os.environ.get(variable) for variable in task_class.secrets)
+        entrypoint.warn_of_missing_secrets(task_class, context.task_id)
         return task_class, entrypoint.complete_context(
             context,
             parameters=options.parameters,

@@ -103,6 +103,19 @@ def _import_task_class(target: str) -> type[TaskBase]:
     return value
 
 
+def warn_of_missing_secrets(task_class: type[TaskBase], task_id: str) -> None:
+    """Log, naming only variables, the secrets a task declares that this environment lacks:
+    in a pod Kubernetes sets them (or the pod does not start); a local run may forget."""
+    missing = [variable for variable in task_class.secrets if variable not in os.environ]
+    if missing:
+        logger.warning(
+            "Task {} declares secret variable(s) {}, which this environment does not set: it "
+            "runs without them (set them to run it as in production)",
+            task_id,
+            missing,
+        )
+
+
 def _task_classes_hint(module: Any, wanted: str) -> str:
     """`; did you mean 'Extract'? Its task classes: [...]`: the concrete TaskBase subclasses
     the module defines, the closest name first (a typo in a DAG file or a command line)."""
@@ -411,10 +424,25 @@ def _log_identity(context: RunContext) -> dict[str, Any]:
     return identity
 
 
+# What a failed or terminated task's result keeps of the outputs and metrics it had set, at
+# most (JSON bytes each): enough to see how far it got, never a copy of its data.
+KEPT_ON_FAILURE = 8192
+
+
 def _json_or_empty(value: object) -> Mapping[str, Any]:
+    """Outputs or metrics of a task that did not succeed: kept when JSON and small, else {}."""
     try:
         check_json(value, "value")
+        size = len(json.dumps(value, separators=(",", ":")))
     except Exception:
+        return {}
+    if size > KEPT_ON_FAILURE:
+        logger.warning(
+            "A result of a task that did not succeed keeps at most {} bytes of outputs or "
+            "metrics; {} bytes were left out",
+            KEPT_ON_FAILURE,
+            size,
+        )
         return {}
     return value  # type: ignore[return-value]
 
