@@ -530,19 +530,39 @@ def init(
     name: Annotated[
         str, typer.Option("--name", help="The pipeline's distribution name, e.g. vbi-pipeline.")
     ],
+    processing_core: Annotated[
+        str | None,
+        typer.Option(
+            "--processing-core",
+            metavar="SPEC",
+            help="The pipeline's requirement of processing-core, e.g. 'processing-core>=1.4' or "
+            "the path of a checkout or wheel (default: where this processing-core was "
+            "installed from, else its version).",
+        ),
+    ] = None,
 ) -> None:
     """Write a new pipeline repository that works at once: a package with a workflow of two
     tasks, its tests, a Dockerfile for the pipeline image, CI that bundles and publishes on
     tags, a towncrier changelog and a README."""
+    import shlex
+
     from processing_core.scaffold import write_scaffold
+    from processing_core.scaffold.dependency import chosen, installed
 
     try:
-        written = write_scaffold(folder, name)
+        dependency = chosen(processing_core) if processing_core is not None else None
+        written = write_scaffold(folder, name, dependency)
     except ProcessingCoreError as error:
         raise _fail(error) from None
     for path in written:
         typer.echo(str(path))
-    typer.echo(f"Next: cd {folder} && python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'")
+    note = (dependency or installed()).local_note()
+    if note:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(
+        f"Next: cd {shlex.quote(str(folder))} && python3 -m venv .venv && "
+        ".venv/bin/pip install -e . (then see its README.md)"
+    )
 
 
 @app.command(

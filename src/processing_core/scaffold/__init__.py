@@ -1,8 +1,10 @@
 """`processing-core init`: a new pipeline repository that works at once.
 
 The files are templates under `templates/` (named `*.tmpl`, so no tool mistakes them for the
-library's own code), with __NAME__, __PACKAGE__ (also the workflows' category), __DNS_NAME__
-and __DEPENDENCY__ replaced.
+library's own code), with __NAME__, __PACKAGE__ (also the workflows' category), __DNS_NAME__,
+the dependency on processing-core (__DEPENDENCY__, __DEPENDENCY_SPARK__, __DEPENDENCY_DEV__:
+scaffold.dependency) and __HATCH_METADATA__ (what hatchling needs for a URL dependency)
+replaced.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from processing_core.errors import ProcessingCoreError
+from processing_core.scaffold.dependency import Dependency
 
 # Template file -> where it goes (`package/` becomes the package's folder).
 _RENAMED = {"gitignore.tmpl": ".gitignore", "changelog/gitkeep.tmpl": "changelog/.gitkeep"}
@@ -63,22 +66,29 @@ def _taken_by(package: str) -> str:
     return ""
 
 
-def write_scaffold(target: Path, name: str) -> list[Path]:
-    """Write a new pipeline repository named `name` into `target` (absent or empty)."""
-    from processing_core._meta import library_version
+def write_scaffold(target: Path, name: str, dependency: Dependency | None = None) -> list[Path]:
+    """Write a new pipeline repository named `name` into `target` (absent or empty), depending
+    on `dependency` (default: the processing-core running this, scaffold.dependency)."""
     from processing_core.fileops import atomic_write
+    from processing_core.scaffold.dependency import installed
 
     package = package_name(name)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ScaffoldError(f"{target} exists and is not an empty folder; choose a new one")
-    version = library_version()
-    released = re.fullmatch(r"[0-9]+(\.[0-9]+)*", version) is not None
+    dependency = dependency or installed()
     values = {
         "__NAME__": name,
         "__PACKAGE__": package,
         "__DNS_NAME__": package.replace("_", "-"),
-        # A released library pins its lower bound; a development build leaves it open.
-        "__DEPENDENCY__": f"processing-core>={version}" if released else "processing-core",
+        "__DEPENDENCY_SPARK__": dependency.with_extras("spark"),
+        "__DEPENDENCY_DEV__": dependency.with_extras("airflow", "graph"),
+        "__DEPENDENCY__": dependency.with_extras(),
+        "__HATCH_METADATA__": (
+            "\n# processing-core comes from a URL (a checkout or wheel), not an index.\n"
+            "[tool.hatch.metadata]\nallow-direct-references = true\n"
+            if dependency.is_direct
+            else ""
+        ),
     }
     written = []
     root = files(__package__).joinpath("templates")
