@@ -52,3 +52,38 @@ def test_image_with_digest_is_used_verbatim(tmp_path):
         for task in dag.tasks
     }
     assert images == {digest}
+
+
+def every_command_line() -> list[list[str]]:
+    import typer
+
+    from processing_core.cli import app
+
+    root = typer.main.get_command(app)
+    lines = [[]]
+    for name, command in root.commands.items():  # type: ignore[attr-defined]
+        lines.append([name])
+        lines.extend([name, sub] for sub in getattr(command, "commands", {}))
+    return [line for line in lines if line != ["run-task"]]  # argparse's own help
+
+
+def test_help_names_values_as_people_do():
+    """No Python type labels (`<bool>`, `<str>`, `<path>`, `<list[str]>`) and no braced
+    arguments (`{package}`) in any command's help; every argument in capitals."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from processing_core.cli import app
+
+    runner = CliRunner()
+    for line in every_command_line():
+        shown = runner.invoke(app, [*line, "--help"], terminal_width=120).output
+        assert "Usage: processing-core" in shown, (line, shown)
+        assert not re.search(r"<(bool|str|path|int|float|list\[\w+\])", shown), (line, shown)
+        usage = next(row for row in shown.splitlines() if "Usage:" in row)
+        assert "{" not in usage and not re.search(r"\[OPTIONS\] [a-z]", usage), usage
+    run_help = runner.invoke(app, ["run", "--help"], terminal_width=120).output
+    assert re.search(r"--force\s+Run the tasks", run_help)  # a flag: nothing between
+    assert re.search(r"--run-dir\s+PATH", run_help)
+    assert "processing-core run [OPTIONS] PACKAGE[:WORKFLOW]" in run_help

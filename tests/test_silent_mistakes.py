@@ -138,3 +138,31 @@ def test_a_local_run_says_which_secret_variable_a_task_lacks_and_never_its_value
         if path.is_file():
             assert canary not in path.read_text(errors="replace"), path
     assert canary not in having.stdout + having.stderr
+
+
+def test_a_parameter_without_a_type_takes_its_defaults_in_airflows_trigger_form():
+    from processing_core.airflow.dag import to_dag
+    from processing_core.definition.parameters import parameters_from_data
+
+    declared = [
+        Parameter("rows", default=10), Parameter("ratio", default=0.5),
+        Parameter("dry_run", default=False), Parameter("bands", default=["r", "g"]),
+        Parameter("options", default={"a": 1}), Parameter("label", default="vbi"),
+        Parameter("note"),
+    ]  # fmt: skip
+    workflow = Workflow("raw", "typed", "etl", version="1.0.0", workflow_package="x",
+                        parameters=declared)  # fmt: skip
+    workflow.add_node(Extract)
+    params = to_dag(workflow, "local").params
+    types = {name: params.get_param(name).schema["type"][0] for name in params}
+    assert types == {
+        "rows": "integer", "ratio": "number", "dry_run": "boolean", "bands": "array",
+        "options": "object", "label": "string", "note": "string",
+    }  # fmt: skip
+    # Airflow checks a triggered value against it: a text for `rows` is refused.
+    with pytest.raises(ValueError, match="'ten' is not of type 'integer'"):
+        params.get_param("rows").resolve("ten")
+    # run-task reads the declaration the DAG file passes back to the same types.
+    data = [parameter.as_data() for parameter in declared]
+    assert [parameter.type for parameter in parameters_from_data(data)] == list(types.values())
+    assert "type" not in Parameter("label", default="vbi").as_data()  # as earlier files had it

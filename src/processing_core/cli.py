@@ -7,6 +7,7 @@ a traceback, unless `--debug` (or PROCESSING_CORE_DEBUG) asks for one. All of it
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from processing_core.cli_help import HumaneCommand, HumaneGroup
 from processing_core.errors import ProcessingCoreError
 
 if TYPE_CHECKING:
@@ -23,11 +25,15 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="processing-core",
+    cls=HumaneGroup,
     help="Turn pipeline workflows into versioned Airflow DAG files, and run their tasks.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+# Every command's help names values as people do (cli_help).
+command = functools.partial(app.command, cls=HumaneCommand)
 
 PackageArgument = Annotated[
     str, typer.Argument(help="Importable package holding the workflows, e.g. `workflows`.")
@@ -96,7 +102,7 @@ def _render(
     return render_workflows(discover_workflows(package), options)
 
 
-@app.command()
+@command()
 def export(
     package: PackageArgument,
     out: Annotated[Path, typer.Option("--out", help="Folder to write `<dag_id>.py` files into.")],
@@ -142,7 +148,7 @@ def export(
     console.print(f"[green]Exported {len(results)} workflow(s) to {out}[/green]")
 
 
-@app.command()
+@command()
 def validate(
     package: PackageArgument,
     version: VersionOption = None,
@@ -189,7 +195,7 @@ def _warn(results: list[ExportResult]) -> None:
 VALIDATE_PLACEHOLDER_VERSION = "0.0.0"
 
 
-@app.command("list")
+@command("list")
 def list_workflows(package: PackageArgument, version: VersionOption = None) -> None:
     """List the workflows of PACKAGE: name, version, dag_id and number of tasks."""
     from rich.console import Console
@@ -205,7 +211,7 @@ def list_workflows(package: PackageArgument, version: VersionOption = None) -> N
     Console().print(table)
 
 
-@app.command("run")
+@command("run")
 def run_workflow(
     reference: WorkflowReference,
     param: Annotated[
@@ -453,7 +459,7 @@ def _resume_command(reference: str, folder: Path) -> str:
     return shlex.join(["processing-core", "run", reference, "--resume", str(folder)])
 
 
-@app.command("graph")
+@command("graph")
 def graph(
     reference: WorkflowReference,
     form: Annotated[
@@ -502,7 +508,7 @@ def graph(
         typer.echo(str(target))
 
 
-@app.command("notebook")
+@command("notebook")
 def notebook(
     reference: WorkflowReference,
     out: Annotated[Path, typer.Option("--out", help="Folder for the <dag_id>.ipynb files.")],
@@ -524,7 +530,7 @@ def notebook(
         raise _fail(error) from None
 
 
-@app.command("init")
+@command("init")
 def init(
     folder: Annotated[Path, typer.Argument(help="Where the new repository goes (new or empty).")],
     name: Annotated[
@@ -565,7 +571,7 @@ def init(
     )
 
 
-@app.command(
+@command(
     "run-task",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     add_help_option=False,
@@ -581,7 +587,7 @@ def run_task(context: typer.Context) -> None:
     raise typer.Exit(code=run_task_main(list(context.args)))
 
 
-@app.command()
+@command()
 def bundle(
     package: PackageArgument,
     version: Annotated[str, typer.Option("--version", help="The version to bundle.")],
@@ -670,7 +676,7 @@ def _release_checks(trusted_key: list[str] | None) -> tuple[Any, Any]:
     return BundleLimits.from_settings(settings), settings.trusted_keys(*(trusted_key or []))
 
 
-@app.command()
+@command()
 def verify(
     archive: Annotated[Path, typer.Argument(help="A bundle made by `bundle`.")],
     trusted_key: TrustedKeyOption = None,
@@ -707,7 +713,7 @@ def _signed_by(archive: Path, trusted: Any) -> str:
     return f"signed by {signer}{' (trusted)' if trusted else ' (not checked: no key trusted)'}; "
 
 
-@app.command()
+@command()
 def keygen(
     path: Annotated[
         Path, typer.Argument(help="Where the private key goes; the public key goes to PATH.pub.")
@@ -735,7 +741,7 @@ def keygen(
     typer.echo(f"trust it:    BUNDLE_TRUSTED_KEYS='{line}'")
 
 
-@app.command()
+@command()
 def publish(
     archive: Annotated[Path, typer.Argument(help="A bundle made by `bundle`.")],
     url: Annotated[str, typer.Option("--url", help="Repository folder URL to PUT into.")],
@@ -775,7 +781,7 @@ DagsFolderOption = Annotated[
 ]
 
 
-@app.command()
+@command()
 def install(
     archive: Annotated[Path, typer.Argument(help="A bundle made by `bundle`.")],
     dags_folder: DagsFolderOption,
@@ -808,7 +814,7 @@ def install(
     )
 
 
-@app.command()
+@command()
 def versions(dags_folder: DagsFolderOption) -> None:
     """List the installed versions of each distribution, newest first, with their dag_ids.
 
@@ -822,7 +828,7 @@ def versions(dags_folder: DagsFolderOption) -> None:
     _unreadable(found.problems)
 
 
-@app.command()
+@command()
 def prune(
     dags_folder: DagsFolderOption,
     keep: Annotated[int, typer.Option("--keep", min=1, help="Versions to keep of each.")],
@@ -863,7 +869,7 @@ def prune(
     _unreadable(report.problems)
 
 
-@app.command()
+@command()
 def backlog(
     names: Annotated[
         list[str] | None,
@@ -936,12 +942,13 @@ def _unreadable(problems: list[str]) -> None:
 
 
 events_app = typer.Typer(
-    help="Status events on the interservice bus (RabbitMQ).", no_args_is_help=True
+    help="Status events on the interservice bus (RabbitMQ).", no_args_is_help=True, cls=HumaneGroup
 )
 app.add_typer(events_app, name="events")
+events_command = functools.partial(events_app.command, cls=HumaneCommand)
 
 
-@events_app.command("schema")
+@events_command("schema")
 def events_schema() -> None:
     """Print the JSON Schema of a status event's body."""
     from processing_core.events.model import event_json_schema
@@ -949,7 +956,7 @@ def events_schema() -> None:
     typer.echo(event_json_schema())
 
 
-@events_app.command("flush")
+@events_command("flush")
 def events_flush() -> None:
     """Deliver the events kept in the outbox (EVENTS_OUTBOX) to RabbitMQ.
 
@@ -981,7 +988,7 @@ def events_flush() -> None:
         raise typer.Exit(code=1)
 
 
-@events_app.command("tail")
+@events_command("tail")
 def events_tail(
     workflow: Annotated[
         str | None, typer.Option("--workflow", help="Only events of this workflow name.")
@@ -1016,7 +1023,7 @@ def events_tail(
         ) from None
 
 
-@app.command("settings")
+@command("settings")
 def show_settings(
     markdown: Annotated[
         bool, typer.Option("--markdown", help="Print the table of variables (as in the README).")
@@ -1042,7 +1049,7 @@ def show_settings(
         typer.echo(f"{name.upper()}={mask(text)}")
 
 
-@app.command("spark-main")
+@command("spark-main")
 def spark_main() -> None:
     """Print the installed path of the Spark tasks' main application file.
 

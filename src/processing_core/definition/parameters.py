@@ -36,7 +36,9 @@ class Parameter:
     """
 
     name: str
-    type: ParameterType = "string"
+    # None: the default's type (10 -> integer, 0.5 -> number, True -> boolean, [...] -> array,
+    # {...} -> object), else string.
+    type: ParameterType | None = None
     default: Any = NO_DEFAULT
     description: str | None = None
     required: bool = False
@@ -44,6 +46,10 @@ class Parameter:
     enum: Sequence[Any] | None = None
     minimum: float | None = None
     maximum: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.type is None:
+            object.__setattr__(self, "type", _type_of(self.default))
 
     @property
     def has_default(self) -> bool:
@@ -116,6 +122,8 @@ class Parameter:
         data: dict[str, Any] = {"name": self.name}
         for item in fields(self):
             value = getattr(self, item.name)
+            if item.name == "type" and value == "string":
+                continue  # what a declaration without a type always meant
             if item.name != "name" and value is not NO_DEFAULT and value != item.default:
                 data[item.name] = list(value) if item.name == "enum" else value
         return data
@@ -175,6 +183,15 @@ def _strings(value: Any) -> list[Any]:
     if isinstance(value, Mapping):
         return list(value.values())
     return [value]
+
+
+def _type_of(default: Any) -> str:
+    """The JSON type of a default: what a parameter declared without a type has."""
+    for python, json_type in ((bool, "boolean"), (int, "integer"), (float, "number"),
+                              (list | tuple, "array"), (Mapping, "object")):  # fmt: skip
+        if isinstance(default, python):
+            return json_type
+    return "string"
 
 
 def _shown(value: object) -> str:
