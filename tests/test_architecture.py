@@ -22,7 +22,11 @@ from conftest import REPO_ROOT
 
 SOURCE = REPO_ROOT / "src"
 # The import paths generated DAG files name: public and stable (docs/architecture.md).
-STABLE_PATHS = {"processing_core.airflow_callbacks", "processing_core.airflow_spark_submit"}
+STABLE_PATHS = {
+    "processing_core.airflow_callbacks",
+    "processing_core.airflow_operators",
+    "processing_core.airflow_spark_submit",
+}
 # Besides them, what a DAG file may import: Airflow, its providers, Kubernetes, stdlib.
 DAG_FILE_ROOTS = {"airflow", "kubernetes", "datetime"}
 LAYERS = {
@@ -154,7 +158,12 @@ def test_only_airflows_side_imports_airflow(graph):
     outside = {m for m in airflow_importers(graph) if not m.startswith("processing_core.airflow.")}
     assert outside == set()
     # ... and the stable paths DAG files name are aliases of it, importing only it.
-    for alias in ("airflow_callbacks", "airflow_assets", "airflow_spark_submit"):
+    for alias in (
+        "airflow_callbacks",
+        "airflow_assets",
+        "airflow_operators",
+        "airflow_spark_submit",
+    ):
         targets = graph[f"processing_core.{alias}"]
         assert targets == {f"processing_core.airflow.{alias.removeprefix('airflow_')}"}, alias
 

@@ -47,7 +47,7 @@ def test_image_with_digest_is_used_verbatim(tmp_path):
     dag = load_dagbag(tmp_path).dags["l0_to_l1_vbi_1.0.0"]
     images = {
         task.template_spec["spark"]["spec"]["image"]
-        if type(task).__name__ == "SparkKubernetesOperator"
+        if type(task).__name__ == "SparkApplicationTask"
         else task.image
         for task in dag.tasks
     }

@@ -148,5 +148,5 @@ def test_every_generated_operator_carries_the_skip_hook_and_none_failed(kubernet
         assert task.trigger_rule == "none_failed", task.task_id
         kinds.add(type(task).__name__)
     # Pods, SparkApplications, and on the local target BashOperator and spark-submit.
-    assert kinds == ({"KubernetesPodOperator", "SparkKubernetesOperator"} if target ==
-                     "kubernetes" else {"BashOperator", "SparkSubmitTask"})  # fmt: skip
+    assert kinds == ({"PodTask", "SparkApplicationTask"} if target ==
+                     "kubernetes" else {"LocalTask", "SparkSubmitTask"})  # fmt: skip

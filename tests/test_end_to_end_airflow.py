@@ -73,6 +73,12 @@ def test_every_task_succeeds_and_downstream_tasks_get_upstream_outputs(airflow_h
     # The tasks' own log lines read as lines under Airflow's, not JSON nested in them.
     assert f" | INFO     | l0_to_l1_vbi {EXAMPLE_VERSION} " in completed.stdout
     assert '"level": "INFO"' not in completed.stdout
+    # A task's log starts with a sentence, not the shell script, and its result line reads
+    # as one (the XCom keeps the document).
+    assert "Running the task (processing-core run-task); its log follows" in completed.stdout
+    for noise in ("Running command: ['", "Tmp dir root location", '{"status": "success"'):
+        assert noise not in completed.stdout, noise
+    assert "Result: success; outputs: frame_count, frame_size, frames_path" in completed.stdout
     # Every XCom is the result object itself (the BashOperator's text line is parsed).
     sql = "SELECT value FROM xcom WHERE dag_id = ? AND key = 'return_value'"
     assert all(isinstance(json.loads(value), dict) for (value,) in query(airflow_home, sql, L1_DAG))

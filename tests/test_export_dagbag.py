@@ -55,18 +55,39 @@ def test_tasks_and_edges(dagbag, dag_id, edges):
     dag = bag.dags[dag_id]
     assert {t.task_id: set(t.upstream_task_ids) for t in dag.tasks} == edges
     # A mapped task is Airflow's MappedOperator of the operator class.
-    kinds = {t.task_id: getattr(t, "operator_class", type(t)).__name__ for t in dag.tasks}
-    spark_operator = "SparkSubmitTask" if target == "local" else "SparkKubernetesOperator"
+    classes = {t.task_id: getattr(t, "operator_class", type(t)) for t in dag.tasks}
+    kinds = {task: cls.__name__ for task, cls in classes.items()}
+    spark_operator = "SparkSubmitTask" if target == "local" else "SparkApplicationTask"
     assert {task: kind for task, kind in kinds.items() if "Spark" in kind} == (
         {"frame_statistics": spark_operator} if dag_id == L1_DAG else {}
     )
     if dag_id == QUICKLOOK_DAG:
         assert dag.get_task("frame_quick_look").is_mapped
         assert kinds["calibrate-frames"] == "ForeachItems"
-    operators = {"BashOperator", "SparkSubmitTask"} if target == "local" else {
-        "KubernetesPodOperator", "SparkKubernetesOperator"
+    operators = {"LocalTask", "SparkSubmitTask"} if target == "local" else {
+        "PodTask", "SparkApplicationTask"
     }  # fmt: skip
     assert set(kinds.values()) <= operators | {"ForeachItems"}
+    # What the UI shows as each task's operator (mapped ones too): what runs, not how.
+    shown = {t.task_id: t.operator_name for t in dag.tasks}
+    names = {
+        "LocalTask": "Local task",
+        "SparkSubmitTask": "spark-submit",
+        "PodTask": "Pod",
+        "SparkApplicationTask": "Spark application",
+        "ForeachItems": "List to map over",
+    }
+    assert shown == {task: names[kind] for task, kind in kinds.items()}
+    # The providers' operators underneath.
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from airflow.providers.standard.operators.bash import BashOperator
+
+    base = BashOperator if target == "local" else KubernetesPodOperator
+    assert all(
+        issubclass(cls, base)
+        for task, cls in classes.items()
+        if kinds[task] in ("LocalTask", "PodTask", "SparkApplicationTask")
+    )
 
 
 def test_params_become_airflow_params_with_schema(dagbag):
@@ -84,12 +105,18 @@ def test_params_become_airflow_params_with_schema(dagbag):
     assert frame_size.value == 16
     # Optional (it has a default): the form marks as required only what has none; its title
     # and range read in the form.
+    # The description is Markdown, which the trigger form renders (a plain description
+    # would show the backticks of data_root's).
     assert frame_size.schema == {"type": ["integer", "null"], "minimum": 2, "maximum": 512,
-                                 "title": "Frame size"}  # fmt: skip
-    assert frame_size.description == "(from 2 to 512)"
-    assert params.get_param("frame_count").description == "Frames to ingest. (at least 1)"
+                                 "title": "Frame size", "description_md": "(from 2 to 512)"}  # fmt: skip
+    assert frame_size.description is None
+    assert params.get_param("frame_count").schema["description_md"] == (
+        "Frames to ingest. (at least 1)"
+    )
     data_root = params.get_param("data_root")
-    assert data_root.description.startswith("Folder shared by the tasks. Empty: `/data/processing`")
+    assert data_root.schema["description_md"].startswith(
+        "Folder shared by the tasks. Empty: `/data/processing`"
+    )
     assert data_root.value == ""  # the default: Volume.folder(), never a root-only path
     # Airflow validates a triggered value against the schema.
     from airflow.sdk.definitions.param import ParamValidationError
@@ -208,7 +235,8 @@ def test_generated_file_imports_only_airflow_and_the_provider(kubernetes_dags: P
             "airflow.providers.cncf.kubernetes.secret",
             "kubernetes.client.models",
             "datetime",
-            "processing_core.airflow_callbacks",  # the one small module of the library
+            "processing_core.airflow_callbacks",  # the small modules of the library
+            "processing_core.airflow_operators",
         }, modules
         assert "workflows" not in {m.split(".")[0] for m in modules}
 

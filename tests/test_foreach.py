@@ -182,7 +182,7 @@ def test_kubernetes_target_maps_pods_and_spark_applications(tmp_path, crd_valida
     assert bag.import_errors == {}
     frames = bag.dags[FRAMES_DAG]
     process = frames.get_task("process_frame")
-    assert process.is_mapped and process.operator_class.__name__ == "KubernetesPodOperator"
+    assert process.is_mapped and process.operator_class.__name__ == "PodTask"
     assert frames.get_task("split-frames").upstream_task_ids == {"split"}
     assert process.upstream_task_ids == {"split", "split-frames"}
     assert frames.get_task("combine").upstream_task_ids == {"process_frame"}
@@ -195,7 +195,7 @@ def test_kubernetes_target_maps_pods_and_spark_applications(tmp_path, crd_valida
     assert any(a.startswith("--foreach=") for a in arguments)
     assert "processing_core_map_label" in process.partial_kwargs["map_index_template"]
     spark = bag.dags[SPARK_DAG].get_task("spark_frame")
-    assert spark.is_mapped and spark.operator_class.__name__ == "SparkKubernetesOperator"
+    assert spark.is_mapped and spark.operator_class.__name__ == "SparkApplicationTask"
     application = spark.partial_kwargs["template_spec"]["spark"]
     crd_validator.validate(application)
     # Each instance gets a SparkApplication name of its own (the operator's random suffix).

@@ -32,7 +32,7 @@ hostile_text = st.one_of(
     st.text(min_size=1, max_size=40),
 )
 ALLOWED_CALLS = {
-    "DAG", "Param", "KubernetesPodOperator", "BashOperator", "SparkKubernetesOperator",
+    "DAG", "Param", "PodTask", "LocalTask", "SparkApplicationTask", "ForeachItems",
     "timedelta", "Secret", "StatusCallback", "ResultHook", "RunValuesHook", "PodIdentityGuard",
     "SparkSubmitTask",
     "V1EnvVar", "V1EnvVarSource", "V1ObjectFieldSelector", "V1ResourceRequirements",
@@ -90,7 +90,7 @@ def test_docs_tags_and_defaults_round_trip_exactly(text, tag, default, target):
     assert tag in dag.tags
     param = dag.params.get_param("note")
     assert param.value == default
-    assert param.description == text
+    assert param.schema["description_md"] == text
     assert param.schema["title"] == text
     # The value a run receives: Jinja's tojson of the params, read back by the entrypoint.
     task = dag.get_task("echo")

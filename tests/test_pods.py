@@ -31,7 +31,7 @@ def all_kubernetes_tasks(folder: Path):
         task.unmap({}) if task.is_mapped else task
         for dag in bag.dags.values()
         for task in dag.tasks
-        if getattr(task, "operator_class", type(task)).__name__ == "KubernetesPodOperator"
+        if getattr(task, "operator_class", type(task)).__name__ == "PodTask"
     ]
 
 

@@ -56,7 +56,7 @@ def submitted_application(operator) -> dict:
 
 
 def spark_operators(dag):
-    return [task for task in dag.tasks if type(task).__name__ == "SparkKubernetesOperator"]
+    return [task for task in dag.tasks if type(task).__name__ == "SparkApplicationTask"]
 
 
 def test_example_spark_application_validates_against_the_crd(kubernetes_dags: Path, crd_validator):

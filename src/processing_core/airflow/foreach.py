@@ -29,6 +29,9 @@ class ForeachItems(BaseOperator):
     output is missing, not a list, or longer than max_map_length or Airflow's own
     `[core] max_map_length`."""
 
+    # What the Airflow UI shows as the operator.
+    custom_operator_name = "List to map over"
+
     ui_color = "#e8f0fe"
 
     def __init__(

@@ -26,6 +26,9 @@ _PYTHON_CONF = ("spark.pyspark.driver.python", "spark.pyspark.python")
 class SparkSubmitTask(SparkSubmitOperator):
     """SparkSubmitOperator running a processing-core Spark task; returns its result."""
 
+    # What the Airflow UI shows as the operator (airflow.operators).
+    custom_operator_name = "spark-submit"
+
     def __init__(self, *, run_task_arguments: list[str], **kwargs: Any) -> None:
         # Client mode: the driver, and so the result file, stay on this worker.
         kwargs["deploy_mode"] = "client"

@@ -280,14 +280,16 @@ def _schedule(schedule: object) -> Any:
 
 def _param(parameter: Parameter) -> Call:
     """The trigger form's field: a title, the description with the allowed range (the form
-    does not show minimum and maximum), and required only when there is no default."""
+    does not show minimum and maximum), and required only when there is no default. The
+    description is Markdown (`description_md`: the form renders it, `code` and links
+    included; a plain `description` would show the backticks)."""
     kwargs: dict[str, Any] = {}
     default = parameter.effective_default()
     if default is not NO_DEFAULT:
         kwargs["default"] = default
     description = " ".join(filter(None, [parameter.description, _range_hint(parameter)]))
     if description:
-        kwargs["description"] = description
+        kwargs["description_md"] = description
     kwargs["title"] = parameter.title or parameter.name.replace("_", " ").capitalize()
     kwargs |= parameter.json_schema()
     return Call(PARAM, kwargs=kwargs)

@@ -18,7 +18,8 @@ from processing_core.nodes.common import (
 )
 from processing_core.nodes.spec import Call, OperatorSpec
 
-OPERATOR = "airflow.providers.cncf.kubernetes.operators.pod:KubernetesPodOperator"
+# KubernetesPodOperator, named "Pod" in the UI (airflow.operators).
+OPERATOR = "processing_core.airflow_operators:PodTask"
 SECRET = "airflow.providers.cncf.kubernetes.secret:Secret"
 K8S_MODELS = "kubernetes.client.models"
 POD_IDENTITY_GUARD = "processing_core.airflow_callbacks:PodIdentityGuard"

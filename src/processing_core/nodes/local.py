@@ -26,7 +26,8 @@ from processing_core.nodes.common import (
 )
 from processing_core.nodes.spec import OperatorSpec
 
-OPERATOR = "airflow.providers.standard.operators.bash:BashOperator"
+# BashOperator, named "Local task" in the UI (airflow.operators).
+OPERATOR = "processing_core.airflow_operators:LocalTask"
 
 
 # The shell variable holding each run value: PROCESSING_CORE_<OPTION>.

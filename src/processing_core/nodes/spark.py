@@ -23,7 +23,8 @@ from processing_core.nodes.common import (
 )
 from processing_core.nodes.spec import OperatorSpec
 
-OPERATOR = "airflow.providers.cncf.kubernetes.operators.spark_kubernetes:SparkKubernetesOperator"
+# SparkKubernetesOperator, named "Spark application" in the UI (airflow.operators).
+OPERATOR = "processing_core.airflow_operators:SparkApplicationTask"
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 # SparkKubernetesOperator.template_ext (tests/test_spark.py keeps them equal).
 SPARK_TEMPLATE_EXTENSIONS = ("yaml", "yml", "json")
