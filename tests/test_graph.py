@@ -32,8 +32,8 @@ def test_mermaid_shows_every_task_edge_class_profile_and_spark_task():
     assert "class frame_statistics spark" in text
 
 
-def test_the_readme_shows_the_examples_graph():
-    readme = (REPO_ROOT / "README.md").read_text()
+def test_the_docs_show_the_examples_graph():
+    readme = (REPO_ROOT / "docs" / "graphs.md").read_text()
     block = re.search(
         r"<!-- graph:start -->\n```mermaid\n(.*?)```\n<!-- graph:end -->", readme, re.S
     )
