@@ -15,7 +15,10 @@ class ParsedFolder:
 
 def parse_folder(folder: Path) -> ParsedFolder:
     """Parse every file of `folder` as the dag-processor would."""
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1: where it was before 3.2 moved it
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     # safe_mode=False: parse every file, not only those that mention "airflow" and "dag".
     bag = DagBag(dag_folder=str(folder), safe_mode=False)
