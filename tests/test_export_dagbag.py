@@ -233,6 +233,7 @@ def test_generated_file_imports_only_airflow_and_the_provider(kubernetes_dags: P
             "airflow.providers.cncf.kubernetes.operators.pod",
             "airflow.providers.cncf.kubernetes.operators.spark_kubernetes",
             "airflow.providers.cncf.kubernetes.secret",
+            "kubernetes.client",  # the one Configuration the file's models share
             "kubernetes.client.models",
             "datetime",
             "processing_core.airflow_callbacks",  # the small modules of the library
@@ -286,3 +287,29 @@ def test_versions_live_side_by_side(tmp_path: Path):
     newest = bag.dags["l0_to_l1_vbi_2.0.0rc1-build.5"].get_task("ingest")
     assert newest.image == "workflows:2.0.0rc1-build.5"
     assert newest.annotations["processing-core/workflow-version"] == "2.0.0rc1+build.5"
+
+
+def test_every_kubernetes_model_of_a_file_shares_one_client_configuration(kubernetes_dags: Path):
+    """A model built without one makes its own Configuration (a deep copy and logger changes,
+    most of a file's parse); the file builds one and every model of every task shares it."""
+    from kubernetes.client import Configuration
+
+    def models(value, found):
+        if hasattr(value, "openapi_types") and hasattr(value, "local_vars_configuration"):
+            found.append(value)
+            for name in value.openapi_types:
+                models(getattr(value, name), found)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                models(item, found)
+        return found
+
+    for dag in load_dagbag(kubernetes_dags).dags.values():
+        found: list = []
+        for task in dag.tasks:
+            for name in ("env_vars", "container_resources", "volumes", "volume_mounts"):
+                models(getattr(task, name, None), found)
+        configurations = {id(model.local_vars_configuration) for model in found}
+        assert len(found) > 10 and len(configurations) == 1, (dag.dag_id, len(configurations))
+        (shared,) = {model.local_vars_configuration for model in found[:1]}
+        assert isinstance(shared, Configuration)

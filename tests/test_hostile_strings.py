@@ -32,7 +32,7 @@ hostile_text = st.one_of(
     st.text(min_size=1, max_size=40),
 )
 ALLOWED_CALLS = {
-    "DAG", "Param", "PodTask", "LocalTask", "SparkApplicationTask", "ForeachItems",
+    "DAG", "Param", "PodTask", "LocalTask", "SparkApplicationTask", "ForeachItems", "Configuration",
     "timedelta", "Secret", "StatusCallback", "ResultHook", "RunValuesHook", "PodIdentityGuard",
     "SparkSubmitTask",
     "V1EnvVar", "V1EnvVarSource", "V1ObjectFieldSelector", "V1ResourceRequirements",
@@ -51,7 +51,12 @@ def assert_only_expected_code(source: str) -> None:
             assert isinstance(node.func, ast.Name) and node.func.id in ALLOWED_CALLS, ast.dump(node)
         assert not isinstance(node, ast.Attribute | ast.Subscript | ast.Lambda | ast.JoinedStr)
     top = [type(node).__name__ for node in tree.body]
-    assert set(top) <= {"ImportFrom", "With"}, top
+    assert set(top) <= {"ImportFrom", "Assign", "With"}, top
+    # Module constants (shared objects) are a name bound to a call of an allowed constructor.
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            assert [type(target) for target in node.targets] == [ast.Name], ast.dump(node)
+            assert isinstance(node.value, ast.Call), ast.dump(node)
 
 
 def load(source: str):

@@ -47,30 +47,40 @@ def resolve(target: str) -> Any:
     return value
 
 
-def materialise(value: Any) -> Any:
+def materialise(value: Any, once: dict[str, Any] | None = None) -> Any:
+    """The objects `value` describes; a call marked `once` is built once per `once` cache
+    (one DAG), as the DAG file builds it once."""
+    if once is None:
+        once = {}
     if isinstance(value, Call):
-        return resolve(value.target)(
-            *(materialise(arg) for arg in value.args),
-            **{key: materialise(item) for key, item in value.kwargs.items()},
+        if value.once and value.target in once:
+            return once[value.target]
+        built = resolve(value.target)(
+            *(materialise(arg, once) for arg in value.args),
+            **{key: materialise(item, once) for key, item in value.kwargs.items()},
         )
+        if value.once:
+            once[value.target] = built
+        return built
     if isinstance(value, list | tuple):
-        return [materialise(item) for item in value]
+        return [materialise(item, once) for item in value]
     if isinstance(value, Mapping):
-        return {key: materialise(item) for key, item in value.items()}
+        return {key: materialise(item, once) for key, item in value.items()}
     return value
 
 
 def build_dag(spec: DagSpec) -> DAG:
     from airflow.sdk import DAG
 
-    with DAG(**materialise(spec.dag_kwargs)) as dag:
+    once: dict[str, Any] = {}
+    with DAG(**materialise(spec.dag_kwargs, once)) as dag:
         operators: dict[str, Any] = {}
         for task in spec.tasks:
             operator = resolve(task.operator)
             if task.expand_from is None:
-                operators[task.task_id] = operator(**materialise(task.kwargs))
+                operators[task.task_id] = operator(**materialise(task.kwargs, once))
             else:  # one instance per element of the list task's return value
-                partial = operator.partial(**materialise(task.kwargs))
+                partial = operator.partial(**materialise(task.kwargs, once))
                 operators[task.task_id] = partial.expand_kwargs(operators[task.expand_from].output)
         for upstream, downstream in spec.edges:
             operators[upstream] >> operators[downstream]

@@ -19,6 +19,9 @@ class Call:
     target: str
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    # Built once per DAG file (a module constant named after it) and shared by every use,
+    # wherever it appears: an object that is costly to build and never changed by its users.
+    once: bool = False
 
     @property
     def module(self) -> str:
@@ -104,6 +107,7 @@ def plain_data(value: Any, where: str, _depth: int = 0) -> Any:
                 _plain_key(key, where): plain_data(item, f"{where}.{key}", _depth + 1)
                 for key, item in value.kwargs.items()
             },
+            once=value.once,
         )
     if isinstance(value, list | tuple):
         return [plain_data(item, f"{where}[{i}]", _depth + 1) for i, item in enumerate(value)]

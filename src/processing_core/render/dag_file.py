@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import keyword
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from processing_core.nodes.spec import Call, DagSpec
@@ -65,11 +65,20 @@ def render_dag_file(spec: DagSpec, library_version: str) -> str:
 
 
 def _shared_constants(spec: DagSpec, imports: ImportTable) -> tuple[dict[str, str], str]:
-    """Constructor calls that two or more tasks pass alike, as module constants.
+    """Constructor calls that two or more tasks pass alike, as module constants, after the
+    calls marked `once` (wherever they appear), each built first and once.
 
     Building a Kubernetes model costs tens of microseconds and the scheduler parses DAG
     files again and again: build each shared one once, as a hand-written file would.
     """
+    shared: dict[str, str] = {}
+    lines = []
+    for call in _once_calls([task.kwargs for task in spec.tasks]):
+        source = to_source(call, imports)
+        if source not in shared:
+            shared[source] = name = call.attribute.rpartition(".")[2].upper()
+            lines.append(f"{name} = {source}\n")
+    once = dict(shared)  # what a shared constant's own source may name
     counts: Counter[str] = Counter()
     first_seen: dict[str, tuple[str, Call]] = {}
     for task in spec.tasks:
@@ -77,17 +86,30 @@ def _shared_constants(spec: DagSpec, imports: ImportTable) -> tuple[dict[str, st
             source = to_source(call, imports)
             counts[source] += 1
             first_seen.setdefault(source, (key, call))
-    shared: dict[str, str] = {}
     numbers: Counter[str] = Counter()
-    lines = []
-    for source, (key, _call) in first_seen.items():
+    for source, (key, call) in first_seen.items():
         if counts[source] < 2:
             continue
         numbers[key] += 1
         name = f"{key.upper()}_{numbers[key]}"
         shared[source] = name
-        lines.append(f"{name} = {source}\n")
+        lines.append(f"{name} = {to_source(call, imports, 0, once)}\n")
     return shared, ("".join(lines) + "\n") if lines else ""
+
+
+def _once_calls(value: Any) -> Iterator[Call]:
+    """Every call marked `once` in `value`, at any depth, in order."""
+    if isinstance(value, Call):
+        if value.once:
+            yield value
+        for item in (*value.args, *value.kwargs.values()):
+            yield from _once_calls(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _once_calls(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _once_calls(item)
 
 
 def _common_scalars(spec: DagSpec) -> dict[str, Any]:

@@ -72,9 +72,11 @@ def to_source(
         return repr(value)
     if isinstance(value, Call):
         name = imports.name_for(value.module, value.attribute)
-        parts = [to_source(arg, imports, depth + 1) for arg in value.args]
+        # A nested call may be a shared constant too (one marked `once`).
+        parts = [to_source(arg, imports, depth + 1, shared) for arg in value.args]
         parts += [
-            f"{key}={to_source(item, imports, depth + 1)}" for key, item in value.kwargs.items()
+            f"{key}={to_source(item, imports, depth + 1, shared)}"
+            for key, item in value.kwargs.items()
         ]
         return _wrap(f"{name}(", parts, ")", depth)
     if kind in (list, tuple):
