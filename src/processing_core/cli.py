@@ -187,8 +187,12 @@ def validate(
 def _warn(results: list[ExportResult]) -> None:
     """The likely mistakes that did not stop the export (Workflow.warnings)."""
     for result in results:
-        for warning in result.workflow.warnings():
-            typer.secho(f"warning: {result.dag_id}: {warning}", err=True, fg=typer.colors.YELLOW)
+        _warn_of(result.dag_id, result.workflow.warnings())
+
+
+def _warn_of(label: str, warnings: list[str]) -> None:
+    for warning in warnings:
+        typer.secho(f"warning: {label}: {warning}", err=True, fg=typer.colors.YELLOW)
 
 
 # The version `validate` checks a workflow as when it resolves none.
@@ -308,9 +312,7 @@ def run_workflow(
         plans = _run_plans(workflows, logical_date, from_date, to_date, resume)
         if resume is None:  # every mistake shows before the first task runs
             for workflow in workflows:
-                for warning in workflow.warnings():
-                    typer.secho(f"warning: {workflow.name}: {warning}", err=True,
-                                fg=typer.colors.YELLOW)  # fmt: skip
+                _warn_of(workflow.name, workflow.warnings())
                 check_run(
                     workflow, params=param or (), params_file=params_file,
                     from_task=from_task, only=only or (), version=version,
@@ -556,13 +558,13 @@ def init(
     from processing_core.scaffold.dependency import chosen, installed
 
     try:
-        dependency = chosen(processing_core) if processing_core is not None else None
+        dependency = chosen(processing_core) if processing_core is not None else installed()
         written = write_scaffold(folder, name, dependency)
     except ProcessingCoreError as error:
         raise _fail(error) from None
     for path in written:
         typer.echo(str(path))
-    note = (dependency or installed()).local_note()
+    note = dependency.local_note()
     if note:
         typer.echo(f"note: {note}", err=True)
     typer.echo(

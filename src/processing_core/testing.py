@@ -119,13 +119,7 @@ class WorkflowRun:
 
     def instance_outputs(self, task_id: str) -> list[dict[str, Any]]:
         """A mapped node's instances' outputs, in map order (what its downstream tasks get)."""
-        keys = sorted(
-            (index, key)
-            for key in self.results
-            for owner, index in [split_key(key)]
-            if owner == task_id and index is not None
-        )
-        return [self.outputs(key) for _, key in keys]
+        return [self.outputs(key) for key in _instance_keys(self.results, task_id)]
 
 
 def run_workflow(
@@ -291,13 +285,10 @@ class _InProcessRun:
         instances' outputs in map order."""
         if self.workflow.node(upstream).foreach is None:
             return dict((self.results.get(upstream) or {}).get("outputs", {}))
-        keys = sorted(
-            (index, key)
-            for key in self.results
-            for owner, index in [split_key(key)]
-            if owner == upstream and index is not None
-        )
-        return [dict((self.results[key] or {}).get("outputs", {})) for _, key in keys]
+        return [
+            dict((self.results[key] or {}).get("outputs", {}))
+            for key in _instance_keys(self.results, upstream)
+        ]
 
     def task(self, task_id: str, key: str, inputs: Mapping[str, Any], **mapped: Any) -> None:
         """Run one task (or instance `key`) and record how it ended."""
@@ -316,6 +307,17 @@ class _InProcessRun:
             }  # fmt: skip
             return
         self.states[key], self.results[key] = result.status, asdict(result)
+
+
+def _instance_keys(results: Mapping[str, Any], task_id: str) -> list[str]:
+    """The keys (`task[3]`) of a mapped node's instances in `results`, in map order."""
+    found = sorted(
+        (index, key)
+        for key in results
+        for owner, index in [split_key(key)]
+        if owner == task_id and index is not None
+    )
+    return [key for _, key in found]
 
 
 def _node_id(task: type[TaskBase], workflow: Workflow | None) -> str:
