@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from processing_core import Resources, SecretRef, TaskBase, Workflow
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from processing_core import Asset, Parameter, Resources, SecretRef, TaskBase, Volume, Workflow
 
 
 class Step(TaskBase):
@@ -52,4 +55,63 @@ def fan_out_workflow(index: int, steps: int, *, mapped: bool) -> Workflow:
         foreach = "split.elements" if mapped else None
         workflow.add_node(Step, upstreams=Split, task_id=task_id, foreach=foreach)
     workflow.add_node(Step, upstreams=ids, task_id="combine")
+    return workflow
+
+
+# A realistic pipeline for the scale benchmark: what a science team's workflow declares.
+PRODUCTS = Asset("s3://bench-products/calibrated", name="bench_calibrated")
+RAW = Asset("s3://bench-raw/observations", name="bench_raw")
+DAILY = Asset("s3://bench-products/daily/{ds}/{label}", name="bench_daily")
+DATA = Volume.from_claim("data", "bench-data", "/data")
+PARAMETERS = (
+    Parameter("label", default="nightly", description="Names the products of this run."),
+    Parameter("data_root", default="", description="Folder shared by the tasks."),
+    Parameter("seed", type="integer", default=7, description="Seed of the simulation."),
+    Parameter("frame_count", type="integer", default=4, minimum=1, description="Frames to read."),
+    Parameter("frame_size", type="integer", default=16, minimum=2, maximum=512),
+    Parameter("threshold", type="number", default=50.0, description="Quality limit."),
+)
+
+
+class Read(Step):
+    """Reads the frames of an observation."""
+
+    retries = 2
+
+
+class Calibrate(Step):
+    """Calibrates what it read."""
+
+    resources = Resources(cpu_request="1", memory_request="2Gi", memory_limit="4Gi")
+    retries = 1
+    execution_timeout = timedelta(hours=1)
+
+
+class Publish(Step):
+    """Publishes the products."""
+
+    produces = (PRODUCTS, DAILY)
+
+
+def realistic_workflow(index: int, tasks: int) -> Workflow:
+    """A pipeline of `tasks` tasks (at least 3): read, then layers of up to four calibrations
+    each depending on the whole previous layer, then publish. Parameters, a volume, secrets,
+    retries, a timeout, assets produced; one workflow in three runs daily, one in three when
+    new raw observations arrive, the rest when triggered."""
+    schedule: Any = ("0 3 * * *", RAW, None)[index % 3]
+    workflow = Workflow(
+        "raw", "calibrated", "bench", f"r{index}", version="1.0.0", workflow_package="benchmarks",
+        description="A realistic benchmark pipeline.", tags=["bench"], schedule=schedule,
+        start_date=datetime(2026, 1, 1, tzinfo=UTC) if index % 3 == 0 else None,
+        parameters=PARAMETERS, volumes=[DATA],
+    )  # fmt: skip
+    workflow.add_node(Read, task_id="read")
+    previous, layer = ["read"], []
+    for number in range(tasks - 2):
+        task_id = f"calibrate_{number}"
+        workflow.add_node(Calibrate, upstreams=previous, task_id=task_id)
+        layer.append(task_id)
+        if len(layer) == 4:
+            previous, layer = layer, []
+    workflow.add_node(Publish, upstreams=previous + layer, task_id="publish")
     return workflow

@@ -1,9 +1,15 @@
-"""Parse cost: generated DAG files beside hand-written equivalents, each set in a fresh process.
+"""Parse cost: generated DAG files beside their hand-written twins, each set in a fresh process.
 
-Both processes import Airflow and the provider first (the DAG processor pre-imports what
-DAG files use), then time `DagBag` over N files. Prints both and the ratio (target <= 1.10).
+The twins (`_twin.py`) are what a careful engineer writes by hand for the same realistic
+workflows (`_synthetic.realistic_workflow`: parameters, a volume, secrets, retries, assets,
+schedules), with every feature of the generated files: Airflow's serialization of both is
+equal (checked by tests/test_parse_cost.py). Each measuring process imports Airflow, the
+provider and our callbacks first (the dag-processor pre-imports what DAG files use), then
+times `DagBag` over the folder and Airflow's serialization of every DAG (what the
+dag-processor does next with each file). Interleaved and repeated; prints medians and the
+ratios (target <= 1.00).
 
-    python benchmarks/bench_parse.py [--files 50] [--tasks 10] [--repeat 3]
+    python benchmarks/bench_parse.py [--files 50] [--tasks 12] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -18,137 +24,94 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._synthetic import synthetic_workflow
+from benchmarks._synthetic import realistic_workflow
+from benchmarks._twin import hand_written_twin
 from processing_core.build_utils import export_workflows
 from processing_core.config import load_settings
 from processing_core.nodes.dag import ExportOptions
 
-HAND_WRITTEN = """\
-from datetime import timedelta
-
-from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-from airflow.providers.cncf.kubernetes.secret import Secret
-from airflow.sdk import DAG
-from kubernetes.client import models as k8s
-from processing_core.airflow_callbacks import StatusCallback
-
-IMAGE = "benchmarks:1.0.0"
-RESOURCES = k8s.V1ResourceRequirements(
-    requests={{"cpu": "500m", "memory": "1Gi"}}, limits={{"memory": "2Gi"}}
-)
-POD_ENV = [
-    k8s.V1EnvVar(name="POD_NAME", value_from=k8s.V1EnvVarSource(
-        field_ref=k8s.V1ObjectFieldSelector(field_path="metadata.name"))),
-    k8s.V1EnvVar(name="POD_NAMESPACE", value_from=k8s.V1EnvVarSource(
-        field_ref=k8s.V1ObjectFieldSelector(field_path="metadata.namespace"))),
-    k8s.V1EnvVar(name="TRACEPARENT", value="{{{{ ti.context_carrier.traceparent }}}}"),
-    k8s.V1EnvVar(name="TRACESTATE", value="{{{{ ti.context_carrier.tracestate }}}}"),
-]
-FAILED = StatusCallback("task.failed", "{name}", "1.0.0")
-RETRYING = StatusCallback("task.retrying", "{name}", "1.0.0")
-
-
-def step(task_id, upstreams):
-    inputs = ", ".join(
-        f'"{{u}}": {{{{{{{{ ti.xcom_pull(task_ids=\\'{{u}}\\') | tojson }}}}}}}}' for u in upstreams
-    )
-    arguments = [
-        "run-task", "benchmarks._synthetic:Step", "--workflow-name", "{name}",
-        "--workflow-version", "1.0.0", "--dag-id", "{dag_id}", "--task-id", task_id,
-        "--run-id", "{{{{ run_id }}}}", "--try-number", "{{{{ ti.try_number }}}}",
-        "--logical-date", "{{{{ logical_date.isoformat() if logical_date is defined else '' }}}}",
-        "--data-interval-start",
-        "{{{{ data_interval_start.isoformat() if data_interval_start is defined else '' }}}}",
-        "--data-interval-end",
-        "{{{{ data_interval_end.isoformat() if data_interval_end is defined else '' }}}}",
-        "--run-type", "{{{{ dag_run.run_type.value }}}}",
-        "--conf", "{{{{ (dag_run.conf or {{}}) | tojson }}}}",
-        "--parameters", "{{{{ params | tojson }}}}",
-    ]
-    if upstreams:
-        arguments += ["--inputs", "{{" + inputs + "}}"]
-    return KubernetesPodOperator(
-        task_id=task_id, name=task_id.replace("_", "-"), namespace="default", image=IMAGE,
-        image_pull_policy="IfNotPresent", cmds=["processing-core"],
-        arguments=arguments + ["--result-path", "/airflow/xcom/return.json"],
-        kubernetes_conn_id="kubernetes_default",
-        labels={{"processing-core/task": task_id, "processing-core/version": "1.0.0",
-                "processing-core/workflow": "{name}"}},
-        annotations={{"processing-core/task-class": "benchmarks._synthetic:Step",
-                     "processing-core/workflow-version": "1.0.0"}},
-        env_vars=POD_ENV, container_resources=RESOURCES, do_xcom_push=True, get_logs=True,
-        on_finish_action="delete_succeeded_pod", startup_timeout_seconds=600,
-        retries=0, retry_delay=timedelta(seconds=300), doc_md="A step of a synthetic workflow.",
-        secrets=[Secret("env", "TOKEN", "archive-credentials", "token")],
-        on_failure_callback=FAILED, on_retry_callback=RETRYING,
-    )
-
-
-with DAG(dag_id="{dag_id}", schedule=None, tags=["1.0.0", "bench"], catchup=False,
-         on_success_callback=StatusCallback("run.succeeded", "{name}", "1.0.0"),
-         on_failure_callback=StatusCallback("run.failed", "{name}", "1.0.0")):
-    tasks = {{}}
-    previous, layer = [], []
-    for number in range({tasks}):
-        task_id = f"step_{{number}}"
-        tasks[task_id] = step(task_id, previous)
-        for upstream in previous:
-            tasks[upstream] >> tasks[task_id]
-        layer.append(task_id)
-        if len(layer) == 4:
-            previous, layer = layer, []
-"""
-
 MEASURE = """
 import json, sys, time
 import airflow.sdk
-import processing_core.airflow_callbacks
+import processing_core.airflow_callbacks, processing_core.airflow_operators
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.secret import Secret
+from kubernetes.client import models
 from airflow.dag_processing.dagbag import DagBag
+from airflow.serialization.serialized_objects import DagSerialization
 start = time.perf_counter()
 bag = DagBag(dag_folder=sys.argv[1])
-seconds = time.perf_counter() - start
+parsed = time.perf_counter()
+for dag in bag.dags.values():
+    DagSerialization.to_dict(dag)
+serialized = time.perf_counter()
 assert not bag.import_errors, bag.import_errors
-print(json.dumps({"seconds": seconds, "dags": len(bag.dags)}))
+print(json.dumps(
+    {"parse": parsed - start, "serialize": serialized - parsed, "dags": len(bag.dags)}
+))
 """
 
 
-def parse_seconds(folder: Path, expected: int) -> float:
+def measure(folder: Path, expected: int) -> dict[str, float]:
     output = subprocess.run(
         [sys.executable, "-c", MEASURE, str(folder)], capture_output=True, text=True, check=True
     ).stdout
     result = json.loads(output.strip().splitlines()[-1])
     assert result["dags"] == expected, result
-    return result["seconds"]
+    return {"parse": result["parse"], "serialize": result["serialize"]}
+
+
+def write_pairs(root: Path, files: int, tasks: int) -> tuple[Path, Path]:
+    """`files` generated DAG files under root/generated and their twins under root/hand."""
+    generated, hand = root / "generated", root / "hand"
+    hand.mkdir(parents=True)
+    workflows = [realistic_workflow(index, tasks) for index in range(files)]
+    options = ExportOptions.create(target="kubernetes", settings=load_settings())
+    for result in export_workflows(workflows, generated, options):
+        (hand / result.file_name).write_text(hand_written_twin(result.workflow))
+    return generated, hand
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=50)
-    parser.add_argument("--tasks", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--tasks", type=int, default=12)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    sides = ("generated", "hand-written")
+    samples: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory() as root:
-        generated, hand = Path(root, "generated"), Path(root, "hand")
-        hand.mkdir()
-        workflows = [synthetic_workflow(i, args.tasks) for i in range(args.files)]
-        options = ExportOptions.create(target="kubernetes", settings=load_settings())
-        for result in export_workflows(workflows, generated, options):
-            text = HAND_WRITTEN.format(
-                name=result.workflow.name, dag_id=result.dag_id, tasks=args.tasks
-            )
-            (hand / result.file_name).write_text(text)
-        timings: dict[str, list[float]] = {"generated": [], "hand-written": []}
-        for _ in range(args.repeat):  # interleaved, so drift affects both alike
-            timings["generated"].append(parse_seconds(generated, args.files))
-            timings["hand-written"].append(parse_seconds(hand, args.files))
-    medians = {name: statistics.median(values) for name, values in timings.items()}
-    print(f"DagBag over {args.files} files x {args.tasks} tasks (median of {args.repeat}):")
-    for name, seconds in medians.items():
-        print(f"  {name:<13} {seconds:7.3f} s  ({seconds / args.files * 1000:6.2f} ms/file)")
-    ratio = medians["generated"] / medians["hand-written"]
-    print(f"  ratio generated / hand-written: {ratio:.2f} (target <= 1.10)")
+        generated, hand = write_pairs(Path(root), args.files, args.tasks)
+        sizes = {
+            "generated": sum(p.stat().st_size for p in generated.glob("*.py")),
+            "hand-written": sum(p.stat().st_size for p in hand.glob("*.py")),
+        }
+        folders = {"generated": generated, "hand-written": hand}
+        for round_number in range(args.repeat):  # interleaved, alternating who goes first
+            order = sides if round_number % 2 == 0 else sides[::-1]
+            for side in order:
+                samples[side].append(measure(folders[side], args.files))
+    print(
+        f"{args.files} files x {args.tasks} tasks, median of {args.repeat} interleaved rounds "
+        "(a fresh process each):"
+    )
+    medians: dict[str, dict[str, float]] = {}
+    for side in sides:
+        medians[side] = {
+            step: statistics.median(sample[step] for sample in samples[side])
+            for step in ("parse", "serialize")
+        }
+        parse, serialize = medians[side]["parse"], medians[side]["serialize"]
+        print(
+            f"  {side:<13} parse {parse / args.files * 1000:6.2f} ms/file   serialize "
+            f"{serialize / args.files * 1000:6.2f} ms/file   "
+            f"({sizes[side] // args.files} bytes/file)"
+        )
+    for step in ("parse", "serialize"):
+        ratio = medians["generated"][step] / medians["hand-written"][step]
+        print(f"  ratio generated / hand-written, {step}: {ratio:.2f} (target <= 1.00)")
+    total = {side: sum(medians[side].values()) for side in sides}
+    print(f"  ratio, parse + serialize: {total['generated'] / total['hand-written']:.2f}")
 
 
 if __name__ == "__main__":

@@ -387,3 +387,20 @@ class NeedsAToken(TaskBase):
 
     def run(self) -> None:
         self.outputs = {"had_token": bool(os.environ.get("PC_TEST_API_TOKEN"))}
+
+
+class UsesAsyncio(TaskBase):
+    """Says whether asyncio was imported before it ran, then uses it, and logs from a
+    coroutine through loguru."""
+
+    def run(self) -> None:
+        before = "asyncio" in sys.modules
+        import asyncio
+
+        from loguru import logger
+
+        async def double(value: int) -> int:
+            logger.info("inside the event loop")
+            return value * 2
+
+        self.outputs = {"asyncio_before_run": before, "doubled": asyncio.run(double(21))}

@@ -73,7 +73,9 @@ def build_dag(spec: DagSpec) -> DAG:
     from airflow.sdk import DAG
 
     once: dict[str, Any] = {}
-    with DAG(**materialise(spec.dag_kwargs, once)) as dag:
+    dag_kwargs = dict(spec.dag_kwargs)
+    params = dag_kwargs.pop("params", None)
+    with DAG(**materialise(dag_kwargs, once)) as dag:
         operators: dict[str, Any] = {}
         for task in spec.tasks:
             operator = resolve(task.operator)
@@ -84,4 +86,6 @@ def build_dag(spec: DagSpec) -> DAG:
                 operators[task.task_id] = partial.expand_kwargs(operators[task.expand_from].output)
         for upstream, downstream in spec.edges:
             operators[upstream] >> operators[downstream]
+    if params:  # after the tasks, as the DAG file sets them (render.dag_file.PARAMS_COMMENT)
+        dag.params = materialise(params, once)
     return dag

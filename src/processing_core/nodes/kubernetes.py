@@ -20,6 +20,7 @@ from processing_core.nodes.spec import Call, OperatorSpec
 
 # KubernetesPodOperator, named "Pod" in the UI (airflow.operators).
 OPERATOR = "processing_core.airflow_operators:PodTask"
+PROVIDER = "airflow.providers.cncf.kubernetes.operators.pod:KubernetesPodOperator"
 SECRET = "airflow.providers.cncf.kubernetes.secret:Secret"
 K8S_MODELS = "kubernetes.client.models"
 # Every Kubernetes model made without one builds its own client Configuration (a deep copy
@@ -98,7 +99,7 @@ def kubernetes_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
             for volume in context.volumes
         ]
     kwargs |= context.profile.placement()
-    return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
+    return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs, provider=PROVIDER)
 
 
 def _volume(volume: Volume) -> Call:

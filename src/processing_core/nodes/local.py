@@ -28,6 +28,7 @@ from processing_core.nodes.spec import OperatorSpec
 
 # BashOperator, named "Local task" in the UI (airflow.operators).
 OPERATOR = "processing_core.airflow_operators:LocalTask"
+PROVIDER = "airflow.providers.standard.operators.bash:BashOperator"
 
 
 # The shell variable holding each run value: PROCESSING_CORE_<OPTION>.
@@ -80,7 +81,7 @@ def local_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         # The result line is text: ResultHook pushes it as the object the other targets push.
         "do_xcom_push": False,
     }
-    return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
+    return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs, provider=PROVIDER)
 
 
 def _shell_word(word: str) -> str:

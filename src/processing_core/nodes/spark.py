@@ -25,6 +25,7 @@ from processing_core.nodes.spec import OperatorSpec
 
 # SparkKubernetesOperator, named "Spark application" in the UI (airflow.operators).
 OPERATOR = "processing_core.airflow_operators:SparkApplicationTask"
+PROVIDER = "airflow.providers.cncf.kubernetes.operators.spark_kubernetes:SparkKubernetesOperator"
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 # SparkKubernetesOperator.template_ext (tests/test_spark.py keeps them equal).
 SPARK_TEMPLATE_EXTENSIONS = ("yaml", "yml", "json")
@@ -125,7 +126,7 @@ def spark_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         "do_xcom_push": True,
         "startup_timeout_seconds": startup_timeout_seconds(task, context),
     }
-    return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
+    return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs, provider=PROVIDER)
 
 
 def _jinja_proof(value: Any) -> Any:

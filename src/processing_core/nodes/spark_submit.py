@@ -22,6 +22,7 @@ from processing_core.nodes.common import (
 from processing_core.nodes.spec import OperatorSpec
 
 OPERATOR = "processing_core.airflow_spark_submit:SparkSubmitTask"
+PROVIDER = "airflow.providers.apache.spark.operators.spark_submit:SparkSubmitOperator"
 
 
 def spark_submit_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
@@ -61,4 +62,4 @@ def spark_submit_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     }
     if not resources.dynamic_allocation:
         kwargs["num_executors"] = resources.initial_executors
-    return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs)
+    return OperatorSpec(task_id=node.task_id, operator=OPERATOR, kwargs=kwargs, provider=PROVIDER)

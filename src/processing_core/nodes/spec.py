@@ -42,6 +42,10 @@ class OperatorSpec:
     # A mapped task: the task whose return value (a list) makes one instance per element,
     # `Operator.partial(**kwargs).expand_kwargs(<that task>.output)`.
     expand_from: str | None = None
+    # The provider's operator (`module:class`) that `operator` extends. The DAG file imports
+    # it by name: the dag-processor imports the `airflow.*` modules a file names once, before
+    # it forks a process to parse the file, so the provider is not imported again per parse.
+    provider: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,4 +140,5 @@ def plain_operator(spec: OperatorSpec) -> OperatorSpec:
         spec.operator,
         {key: plain_data(value, f"argument {key!r}") for key, value in spec.kwargs.items()},
         spec.expand_from,
+        spec.provider,
     )

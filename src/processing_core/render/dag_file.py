@@ -1,4 +1,5 @@
-"""The text of a DAG file: a header, imports, shared constants, one `with DAG(...)`, the edges."""
+"""The text of a DAG file: a header, imports, shared constants, one `with DAG(...)`, the edges,
+the parameters."""
 
 from __future__ import annotations
 
@@ -21,12 +22,15 @@ def render_dag_file(spec: DagSpec, library_version: str) -> str:
     shared, constants = _shared_constants(spec, imports)
     common = _common_scalars(spec)
     dag_kwargs = dict(spec.dag_kwargs)
+    params = dag_kwargs.pop("params", None)
     dag_kwargs["default_args"] = {**dag_kwargs.get("default_args", {}), **common}
     dag_args = [f"{key}={to_source(value, imports, 1)}" for key, value in dag_kwargs.items()]
     calls: list[tuple[str, str, str, str | None]] = []
     for task in spec.tasks:
         module, _, attribute = task.operator.partition(":")
         operator = imports.name_for(module, attribute)
+        if task.provider:  # imported by name for the dag-processor (OperatorSpec.provider)
+            imports.name_for(*task.provider.split(":"))
         arguments = "".join(
             f"{INDENT * 2}{key}={to_source(value, imports, 2, shared)},\n"
             for key, value in task.kwargs.items()
@@ -52,6 +56,10 @@ def render_dag_file(spec: DagSpec, library_version: str) -> str:
         f"# Workflow {spec.workflow_name}, version {spec.version}, target {spec.target}.\n"
         f"# dag_id: {spec.dag_id}\n"
     )
+    if any(task.provider for task in spec.tasks):
+        header += PROVIDERS_COMMENT
+    # Rendered before the imports are listed: the Param objects import their class.
+    params_text = _params_lines(params, imports) if params else ""
     dag_block = f"with {dag_name}(\n" + "".join(f"{INDENT}{a},\n" for a in dag_args) + ") as dag:\n"
     return (
         header
@@ -61,7 +69,24 @@ def render_dag_file(spec: DagSpec, library_version: str) -> str:
         + dag_block
         + "\n".join(body)
         + _edge_lines(spec, variables)
+        + params_text
     )
+
+
+PROVIDERS_COMMENT = (
+    "# The providers' operators are imported by name although the tasks use processing-core's\n"
+    "# subclasses: the dag-processor imports the airflow.* modules a file names once, before\n"
+    "# it forks the process that parses the file.\n"
+)
+PARAMS_COMMENT = (
+    "# The parameters are set after the tasks: Airflow copies a DAG's params into every task\n"
+    "# made after them and validates each copy whenever it serializes the DAG. Tasks read the\n"
+    "# DAG's own at run time.\n"
+)
+
+
+def _params_lines(params: Mapping[str, Any], imports: ImportTable) -> str:
+    return f"\n{PARAMS_COMMENT}dag.params = {to_source(params, imports, 0)}\n"
 
 
 def _shared_constants(spec: DagSpec, imports: ImportTable) -> tuple[dict[str, str], str]:
