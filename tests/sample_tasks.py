@@ -404,3 +404,10 @@ class UsesAsyncio(TaskBase):
             return value * 2
 
         self.outputs = {"asyncio_before_run": before, "doubled": asyncio.run(double(21))}
+
+
+class ReportsLoaded(TaskBase):
+    """Says which optional clients run-task imported before the task ran."""
+
+    def run(self) -> None:
+        self.outputs = {name: name in sys.modules for name in ("openlineage", "requests")}

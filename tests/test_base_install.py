@@ -66,3 +66,19 @@ def test_what_needs_an_extra_names_it(base_venv, tmp_path):
     assert verified.returncode == 1
     assert "install 'processing-core[airflow]'" in verified.stderr
     assert "Traceback" not in verified.stderr
+
+
+def test_lineage_configured_without_its_client_costs_one_warning(base_venv, tmp_path):
+    # OpenLineage set up in the image's environment, but the [lineage] extra not installed.
+    result = tmp_path / "result.json"
+    ran = subprocess.run(
+        [str(base_venv / "bin" / "processing-core"), "run-task", "sample_tasks:Echo",
+         "--workflow-name=w", "--workflow-version=1", "--task-id=echo",
+         f"--result-path={result}"],
+        capture_output=True, text=True, timeout=300,
+        env=clean_env(base_venv, PYTHONPATH=str(TESTS_DIR), OPENLINEAGE_URL="http://127.0.0.1:9"),
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(result.read_text())["status"] == "success"
+    warnings = [line for line in ran.stderr.splitlines() if "OpenLineage" in line]
+    assert len(warnings) == 1 and "install processing-core[lineage]" in warnings[0], warnings

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 
+# The OpenLineage client's configuration file, in the working folder or ~/.openlineage/.
+OPENLINEAGE_CONFIG_FILE = "openlineage.yml"
+
 # What pydantic reads as False; anything else is left for its validation to judge.
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 
@@ -23,6 +26,7 @@ SECRET_VARIABLES = (
     "artifactory_password",
     "airflow_api_token",
     "bundle_signing_key_passphrase",
+    "openlineage_api_key",
 )
 
 

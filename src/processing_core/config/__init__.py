@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from processing_core.config.concern import load
     from processing_core.config.events import EventSettings, MeshService, RetryConfig
     from processing_core.config.export import ExportSettings, ResourceProfileSettings
+    from processing_core.config.lineage import LineageSettings
     from processing_core.config.release import ReleaseSettings
     from processing_core.config.run import RunSettings
     from processing_core.config.settings import (
@@ -41,6 +42,7 @@ _WHERE = {
     "EventSettings": "events",
     "MeshService": "events",
     "RetryConfig": "events",
+    "LineageSettings": "lineage",
     "ReleaseSettings": "release",
     "AssetQueueSettings": "asset_queue",
     "Settings": "settings",
@@ -53,6 +55,7 @@ __all__ = [
     "AssetQueueSettings",
     "EventSettings",
     "ExportSettings",
+    "LineageSettings",
     "MeshService",
     "ReleaseSettings",
     "ResourceProfileSettings",

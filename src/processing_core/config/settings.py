@@ -13,6 +13,7 @@ from processing_core.config.asset_queue import AssetQueueSettings
 from processing_core.config.concern import _Concern, load
 from processing_core.config.events import EventSettings
 from processing_core.config.export import ExportSettings
+from processing_core.config.lineage import LineageSettings
 from processing_core.config.release import ReleaseSettings
 from processing_core.config.run import RunSettings
 from processing_core.config.telemetry import TelemetrySettings
@@ -24,6 +25,7 @@ class Settings(
     RunSettings,
     TelemetrySettings,
     EventSettings,
+    LineageSettings,
     AssetQueueSettings,
 ):
     """Every setting of every concern: what the build side and `processing-core settings`
@@ -53,6 +55,7 @@ READERS: dict[type[_Concern], str] = {
         "run-task and Airflow callbacks, when events are on; `events`; the triggerer's "
         "RabbitMQ trigger (the broker)"
     ),
+    LineageSettings: "run-task, when OpenLineage is configured",
     ReleaseSettings: "verify, install, publish, prune; the triggerer's RabbitMQ trigger (API)",
     AssetQueueSettings: "the Airflow scheduler (processing-core's plugin)",
 }

@@ -33,6 +33,7 @@ from processing_core.events.emit import EventEmitter, emitter_for, identity, tra
 if TYPE_CHECKING:
     from processing_core.definition.parameters import Parameter
     from processing_core.events.model import StatusEvent
+from processing_core.runtime.lineage import TaskLineage, lineage_for
 from processing_core.runtime.result import ResultChannel, TaskResult, check_json, check_result
 from processing_core.runtime.run_telemetry import telemetry_for
 from processing_core.runtime.telemetry import Telemetry, trace_ids
@@ -219,18 +220,20 @@ def run(
     *,
     telemetry: Telemetry | None = None,
     events: EventEmitter | None = None,
+    lineage: TaskLineage | None = None,
     force: bool = False,
 ) -> int:
     """Resolve the task, run its lifecycle in its span, leave its result and final event.
 
     `context` names the run (its parameters and inputs may still be missing: `resolve`
     completes them). `force`: run even when the task's complete() says its work is done.
-    `telemetry` and `events` default to what the environment configures. A
-    result path no result can reach raises ResultPathError, and a bad telemetry or event
-    setting SettingsError, before anything runs.
+    `telemetry`, `events` and `lineage` default to what the environment configures. A
+    result path no result can reach raises ResultPathError, and a bad telemetry, event or
+    lineage setting SettingsError, before anything runs.
     """
     telemetry = telemetry or telemetry_for(context)
     events = events or emitter_for()
+    lineage = lineage or lineage_for(context)
     channel = ResultChannel(result_path)
     try:
         with (
@@ -245,6 +248,7 @@ def run(
                     if events.enabled:
                         events.emit(_started_event(about))
                     task_class, context = resolve()
+                    lineage.start(context, task_class.produces)
                     outcome = _lifecycle(task_class, context, telemetry, termination, force)
             except TaskTerminated as stop:  # before the task's own code ran
                 outcome = _terminated(stop, None)
@@ -261,6 +265,7 @@ def run(
                         events.emit(_final_event(outcome, about))
             except TaskTerminated:
                 logger.warning("Final event of task {} kept in the outbox", context.task_id)
+            lineage.finish(outcome.status, outcome.error)
         telemetry.record_task(failed=outcome.code != EXIT_SUCCESS)
     finally:
         events.close()
