@@ -72,6 +72,7 @@ ENV = [
         field_ref=k8s.V1ObjectFieldSelector(field_path="metadata.namespace"))),
     k8s.V1EnvVar(name="TRACEPARENT", value=f"{{{{{{{{ {{CARRIER}}.get('traceparent', '') }}}}}}}}"),
     k8s.V1EnvVar(name="TRACESTATE", value=f"{{{{{{{{ {{CARRIER}}.get('tracestate', '') }}}}}}}}"),
+    k8s.V1EnvVar(name="OPENLINEAGE_PARENT_ID", value="{{{{ macros.OpenLineageProviderPlugin.lineage_parent_id(ti) if macros is defined and macros.OpenLineageProviderPlugin is defined else '' }}}}"),
 ]
 SMALL = k8s.V1ResourceRequirements(requests={{"cpu": "500m", "memory": "1Gi"}},
                                    limits={{"memory": "2Gi"}})

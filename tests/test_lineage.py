@@ -128,6 +128,14 @@ def test_a_silent_endpoint_holds_the_task_no_longer_than_the_lineage_budget(tmp_
     assert elapsed < 30, elapsed  # not the client's 60 s: the budget held
 
 
+def test_an_empty_parent_from_an_airflow_without_openlineage_is_no_parent(tmp_path, receiver):
+    # The DAG file renders OPENLINEAGE_PARENT_ID empty where Airflow has no OpenLineage.
+    completed, _ = make_product(tmp_path, **receiver.env(OPENLINEAGE_PARENT_ID=""))
+    assert completed.returncode == 0, completed.stderr
+    assert [e["eventType"] for e in receiver.events] == ["START", "COMPLETE"]
+    assert all("parent" not in e["run"]["facets"] for e in receiver.events)
+
+
 def test_without_configuration_nothing_is_sent_or_imported(tmp_path, receiver):
     done = run_cli("run-task", "sample_tasks:ReportsLoaded", *IDENTITY, "--result-path", "-")
     assert done.returncode == 0, done.stderr
@@ -161,3 +169,59 @@ def test_processing_core_run_sends_each_tasks_events(tmp_path, receiver):
     jobs = receiver.by_job()
     assert jobs and all(types == ["START", "COMPLETE"] for types in jobs.values()), jobs
     assert {name.rsplit(".", 1)[1] for name in jobs} >= {"extract", "clean", "transform", "load"}
+
+
+@pytest.mark.slow
+def test_airflow_dags_test_joins_each_tasks_lineage_with_airflows_own(tmp_path_factory, tmp_path):
+    """The example on the local target under `airflow dags test`, with Airflow's OpenLineage
+    provider sending its own events to the same endpoint: each task's run-task run is a child
+    of the task run Airflow reports."""
+    from conftest import EXAMPLE_VERSION, airflow, airflow_env, export_example
+
+    dags = tmp_path_factory.mktemp("lineage-dags")
+    export_example(dags, "local")
+    receiver = LineageReceiver()
+    canary = "canary-archive-token-5d2e"
+    try:
+        env = airflow_env(
+            tmp_path_factory.mktemp("lineage-airflow"), dags,
+            AIRFLOW_CONN_SPARK_DEFAULT=json.dumps({"conn_type": "spark", "host": "local[2]"}),
+            OPENLINEAGE_NAMESPACE="pc-lineage", ARCHIVE_TOKEN=canary, **receiver.env(),
+        )  # fmt: skip
+        dag_id = f"l0_to_l1_vbi_{EXAMPLE_VERSION}"
+        conf = {"data_root": str(tmp_path), "frame_size": 8}
+        completed = airflow(env, "dags", "test", dag_id, "2026-11-01T06:00:00+00:00",
+                            "--conf", json.dumps(conf))  # fmt: skip
+        assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    finally:
+        receiver.close()
+    tasks = ["ingest", "calibrate", "quality_check", "make_products", "frame_statistics",
+             "publish"]  # fmt: skip
+    ours = {
+        name: [e for e in receiver.events if e["job"]["name"] == name]
+        for name in (f"l0_to_l1_vbi.{EXAMPLE_VERSION}.{task}" for task in tasks)
+    }
+    airflows = {  # Airflow's own events of each task run: job `<dag_id>.<task_id>`
+        task: {e["run"]["runId"] for e in receiver.events if e["job"]["name"] == f"{dag_id}.{task}"}
+        for task in tasks
+    }
+    for task in tasks:
+        events = ours[f"l0_to_l1_vbi.{EXAMPLE_VERSION}.{task}"]
+        assert [e["eventType"] for e in events] == ["START", "COMPLETE"], (task, events)
+        (airflow_run,) = airflows[task]  # one task run, reported by Airflow's integration
+        for event in events:
+            assert event["job"]["namespace"] == "pc-lineage"
+            parent = event["run"]["facets"]["parent"]
+            assert parent["run"]["runId"] == airflow_run, task
+            assert parent["job"]["name"] == f"{dag_id}.{task}"
+            assert parent["job"]["namespace"] == "pc-lineage"
+    outputs = {
+        task: [
+            (d["namespace"], d["name"])
+            for d in ours[f"l0_to_l1_vbi.{EXAMPLE_VERSION}.{task}"][-1]["outputs"]
+        ]
+        for task in tasks
+    }
+    assert outputs["publish"] == [("file", "/data/vbi/l1")], outputs
+    assert ("file", "/data/vbi/statistics/2026-11-01") in outputs["frame_statistics"], outputs
+    assert canary not in json.dumps(receiver.events)

@@ -197,11 +197,17 @@ def test_a_thousand_messages_through_two_triggerer_restarts_are_a_thousand_event
         )
         deployment.stop_process("triggerer")  # in the middle of the stream
     deployment.start_process("triggerer")
-    deployment.wait_for(
-        "the queue drained",
-        lambda: queue_depth(queue) == 0 and len(asset_events(deployment, name)) >= 1001,
-        timeout=300,
-    )
+    seen: dict[str, int] = {}
+
+    def drained() -> bool:
+        seen["ready messages"] = queue_depth(queue)
+        seen["events stored"] = len(asset_events(deployment, name))
+        return seen["ready messages"] == 0 and seen["events stored"] >= 1001
+
+    try:
+        deployment.wait_for("the queue drained", drained, timeout=300)
+    except AssertionError as error:  # which half did not hold (it has failed under load)
+        raise AssertionError(f"last seen: {seen}\n{error}") from None
     time.sleep(10)  # anything still in flight would show now
     ids = message_ids(asset_events(deployment, name))
     assert sorted(ids) == sorted(["warm-up", *sent])  # none lost, none doubled

@@ -124,6 +124,24 @@ def test_every_setting_belongs_to_exactly_one_concern():
     assert len(names) == len(set(names)) == len(Settings.model_fields)
 
 
+def test_every_concerns_validators_hold_in_the_combined_settings(monkeypatch):
+    # Settings inherits every concern: two validators of one name would leave only the
+    # first base's, and a value one concern accepts would fail `processing-core settings`.
+    decorators = [concern.__pydantic_decorators__ for concern in READERS]
+    names = [
+        name
+        for found in decorators
+        for kind in (found.field_validators, found.model_validators, found.field_serializers)
+        for name in kind
+    ]
+    assert len(names) > 5 and len(names) == len(set(names)), sorted(names)
+    for variable in ("OTEL_EXPORTER_OTLP_ENDPOINT", "LOG_FORMAT", "OPENLINEAGE_PARENT_ID"):
+        monkeypatch.setenv(variable, "")
+    settings = load_settings()
+    assert settings.otel_exporter_otlp_endpoint is None and settings.log_format is None
+    assert settings.openlineage_parent_id is None
+
+
 def test_names_in_any_case_and_json_values(monkeypatch):
     monkeypatch.setenv("k8s_namespace", "lower-case-name")
     monkeypatch.setenv("Retry_Config", '{"attempts": 4}')

@@ -255,7 +255,7 @@ class ExportSettings(_Concern):
         mode="before",
     )
     @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
+    def _blank_export_value_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
     @field_validator("k8s_volumes")

@@ -55,6 +55,14 @@ class LineageSettings(_Concern):
         "endpoint that is down or slow costs no more, once, with one warning.",
     )
 
+    @field_validator(
+        "openlineage_parent_id", "openlineage_url", "openlineage_config", mode="before"
+    )
+    @classmethod
+    def _blank_lineage_value_is_unset(cls, value: object) -> object:
+        # A DAG file passes OPENLINEAGE_PARENT_ID empty where Airflow has no OpenLineage.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("openlineage_config")
     @classmethod
     def _existing_file(cls, value: str | None) -> str | None:

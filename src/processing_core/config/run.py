@@ -66,7 +66,7 @@ class RunSettings(_Concern):
         mode="before",
     )
     @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
+    def _blank_run_value_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
     @field_validator("loguru_level", mode="before")

@@ -107,7 +107,7 @@ class TelemetrySettings(_Concern):
         mode="before",
     )
     @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
+    def _blank_telemetry_value_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
     @field_validator(

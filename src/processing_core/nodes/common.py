@@ -27,6 +27,18 @@ TRACE_CONTEXT_ENV = {
     "TRACEPARENT": "{{ (" + _CARRIER + " or {}).get('traceparent', '') }}",
     "TRACESTATE": "{{ (" + _CARRIER + " or {}).get('tracestate', '') }}",
 }
+# Airflow's OpenLineage run of the task (`namespace/job/run id`, from the OpenLineage
+# provider's macro), whose child run-task's lineage run is; empty without the provider.
+_LINEAGE_MACROS = "macros.OpenLineageProviderPlugin"
+LINEAGE_PARENT_ENV = {
+    "OPENLINEAGE_PARENT_ID": "{{ "
+    + _LINEAGE_MACROS
+    + ".lineage_parent_id(ti) if macros is defined and "
+    + _LINEAGE_MACROS
+    + " is defined else '' }}"
+}
+# What Airflow tells a running task through its environment.
+TASK_CONTEXT_ENV = {**TRACE_CONTEXT_ENV, **LINEAGE_PARENT_ENV}
 
 # Where the XCom sidecar of a pod (or a Spark driver) reads the task's result.
 XCOM_RESULT_PATH = "/airflow/xcom/return.json"

@@ -8,7 +8,7 @@ from processing_core.definition import naming
 from processing_core.definition.node import TaskNode
 from processing_core.definition.volumes import Volume
 from processing_core.nodes.common import (
-    TRACE_CONTEXT_ENV,
+    TASK_CONTEXT_ENV,
     NodeContext,
     base_operator_kwargs,
     pod_annotations,
@@ -48,7 +48,7 @@ def kubernetes_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
             _downward_env("POD_NAMESPACE", "metadata.namespace"),
             *(
                 _model("V1EnvVar", {"name": name, "value": value})
-                for name, value in TRACE_CONTEXT_ENV.items()
+                for name, value in TASK_CONTEXT_ENV.items()
             ),
         ],
         "do_xcom_push": True,

@@ -18,7 +18,7 @@ from typing import Any
 
 from processing_core.definition.node import TaskNode
 from processing_core.nodes.common import (
-    TRACE_CONTEXT_ENV,
+    TASK_CONTEXT_ENV,
     NodeContext,
     base_operator_kwargs,
     mapped_run_templates,
@@ -44,7 +44,7 @@ _VARIABLE_MARK = "\0"
 def local_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
     templates = mapped_run_templates(node, context)
     env = {_variable(option): template for option, template in templates.items()}
-    env |= TRACE_CONTEXT_ENV
+    env |= TASK_CONTEXT_ENV
     arguments = run_task_arguments(
         node,
         context,

@@ -13,7 +13,7 @@ from processing_core.definition import naming, spark_sizes
 from processing_core.definition.node import TaskNode
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.nodes.common import (
-    TRACE_CONTEXT_ENV,
+    TASK_CONTEXT_ENV,
     NodeContext,
     base_operator_kwargs,
     pod_annotations,
@@ -154,7 +154,7 @@ def _environment(task: type[SparkTaskBase]) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-        *({"name": name, "value": value} for name, value in TRACE_CONTEXT_ENV.items()),
+        *({"name": name, "value": value} for name, value in TASK_CONTEXT_ENV.items()),
     ]
     env += [
         {"name": variable, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}}}

@@ -13,7 +13,7 @@ from processing_core.definition import spark_sizes
 from processing_core.definition.node import TaskNode
 from processing_core.definition.spark_task import SparkTaskBase
 from processing_core.nodes.common import (
-    TRACE_CONTEXT_ENV,
+    TASK_CONTEXT_ENV,
     NodeContext,
     base_operator_kwargs,
     mapped_run_templates,
@@ -57,7 +57,7 @@ def spark_submit_operator(node: TaskNode, context: NodeContext) -> OperatorSpec:
         "executor_memory": f"{resources.executor_memory_mb}m",
         "executor_cores": resources.executor_cores,
         "conf": dict(sorted({**conf, **resources.spark_conf}.items())),
-        "env_vars": dict(TRACE_CONTEXT_ENV),
+        "env_vars": dict(TASK_CONTEXT_ENV),
         "do_xcom_push": True,
     }
     if not resources.dynamic_allocation:

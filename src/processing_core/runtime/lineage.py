@@ -46,8 +46,10 @@ def lineage_for(context: RunContext) -> TaskLineage:
     SettingsError names a bad OPENLINEAGE_* value."""
     from processing_core import environment
 
-    names = environment.lowered()
-    if not any(name.startswith("openlineage") for name in names) and not _config_files():
+    configured = environment.given("openlineage_url", "openlineage_config") or any(
+        name.startswith("openlineage__transport") for name in environment.lowered()
+    )
+    if not configured and not _config_files():
         return TaskLineage(None, context)  # nothing configured: no settings read
     from processing_core.config import LineageSettings, load
     from processing_core.masking import register_secrets
