@@ -225,3 +225,12 @@ def test_airflow_dags_test_joins_each_tasks_lineage_with_airflows_own(tmp_path_f
     assert outputs["publish"] == [("file", "/data/vbi/l1")], outputs
     assert ("file", "/data/vbi/statistics/2026-11-01") in outputs["frame_statistics"], outputs
     assert canary not in json.dumps(receiver.events)
+
+
+def test_an_openlineage_file_in_the_working_folder_turns_lineage_on(tmp_path, receiver):
+    # The client's own configuration file, found where it looks: no OPENLINEAGE_* variable.
+    (tmp_path / "openlineage.yml").write_text(f"transport:\n  type: http\n  url: {receiver.url}\n")
+    done = run_cli("run-task", "sample_tasks:ReportsLoaded", *IDENTITY, "--result-path", "-",
+                   cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [e["eventType"] for e in receiver.events] == ["START", "COMPLETE"]

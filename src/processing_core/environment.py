@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 
-# The OpenLineage client's configuration file, in the working folder or ~/.openlineage/.
-OPENLINEAGE_CONFIG_FILE = "openlineage.yml"
-
 # What pydantic reads as False; anything else is left for its validation to judge.
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 
@@ -56,6 +53,18 @@ def given(*names: str) -> bool:
     """Whether any of the variables (lower-case names) is set to something not blank."""
     environment = lowered()
     return any(environment.get(name, "").strip() for name in names)
+
+
+def openlineage_given() -> bool:
+    """Whether the OpenLineage client is told where to send events, as it looks: a URL, a
+    configuration file (OPENLINEAGE_CONFIG, else `openlineage.yml` in the working folder or
+    `~/.openlineage/`) or OPENLINEAGE__TRANSPORT__* variables."""
+    if given("openlineage_url", "openlineage_config"):
+        return True
+    if any(name.startswith("openlineage__transport") for name in lowered()):
+        return True
+    places = (os.curdir, os.path.join(os.path.expanduser("~"), ".openlineage"))
+    return any(os.path.isfile(os.path.join(place, "openlineage.yml")) for place in places)
 
 
 def turned_off(name: str) -> bool:

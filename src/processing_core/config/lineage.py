@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 
 from processing_core.config.concern import _Concern
-from processing_core.environment import OPENLINEAGE_CONFIG_FILE, lowered
+from processing_core.environment import openlineage_given
 
 
 class LineageSettings(_Concern):
@@ -72,13 +72,7 @@ class LineageSettings(_Concern):
 
     def configured(self) -> bool:
         """Whether OpenLineage is on: not disabled, and told where to send events."""
-        if self.openlineage_disabled:
-            return False
-        if self.openlineage_url or self.openlineage_config:
-            return True
-        if any(name.startswith("openlineage__transport") for name in lowered()):
-            return True
-        return config_file_present()
+        return not self.openlineage_disabled and openlineage_given()
 
     def _derived_secrets(self) -> list[str]:
         # A URL may carry a password (`https://user:password@host`).
@@ -86,10 +80,3 @@ class LineageSettings(_Concern):
             return []
         password = urllib.parse.urlsplit(self.openlineage_url).password
         return [password] if password else []
-
-
-def config_file_present() -> bool:
-    """Whether the OpenLineage client would find its file without OPENLINEAGE_CONFIG."""
-    return (Path.cwd() / OPENLINEAGE_CONFIG_FILE).is_file() or (
-        Path.home() / ".openlineage" / OPENLINEAGE_CONFIG_FILE
-    ).is_file()

@@ -46,10 +46,7 @@ def lineage_for(context: RunContext) -> TaskLineage:
     SettingsError names a bad OPENLINEAGE_* value."""
     from processing_core import environment
 
-    configured = environment.given("openlineage_url", "openlineage_config") or any(
-        name.startswith("openlineage__transport") for name in environment.lowered()
-    )
-    if not configured and not _config_files():
+    if not environment.openlineage_given():
         return TaskLineage(None, context)  # nothing configured: no settings read
     from processing_core.config import LineageSettings, load
     from processing_core.masking import register_secrets
@@ -57,16 +54,6 @@ def lineage_for(context: RunContext) -> TaskLineage:
     settings = load(LineageSettings)
     register_secrets(settings.secret_values())
     return TaskLineage(settings if settings.configured() else None, context)
-
-
-def _config_files() -> bool:
-    import os.path
-
-    from processing_core.environment import OPENLINEAGE_CONFIG_FILE
-
-    return os.path.isfile(OPENLINEAGE_CONFIG_FILE) or os.path.isfile(
-        os.path.join(os.path.expanduser("~"), ".openlineage", OPENLINEAGE_CONFIG_FILE)
-    )
 
 
 class TaskLineage:
