@@ -227,6 +227,7 @@ INSTALLED = (
     ("gated_pipeline", ("1.0.0", "2.0.0")),
     ("asset_pipeline", ("1.0.0",)),
     ("message_pipeline", ("1.0.0",)),
+    ("late_pipeline", ("1.0.0",)),
 )
 
 
@@ -247,7 +248,11 @@ def shared_deployment(root: Path, bus_env: dict[str, str], message_prefix: str) 
     from conftest import run_cli
 
     dags = root / "dags"
-    names = {"TEST_MESSAGE_PREFIX": message_prefix, "ISB_EXCHANGE": bus_env["ISB_EXCHANGE"]}
+    names = {
+        "TEST_MESSAGE_PREFIX": message_prefix,
+        "ISB_EXCHANGE": bus_env["ISB_EXCHANGE"],
+        "DEADLINE_CALLBACK": "chatops:late",  # late_pipeline's deadlines
+    }
     for package, versions in INSTALLED:
         for version in versions:
             archive = bundle(root, package, version, "--target", "local", **names)

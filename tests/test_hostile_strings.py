@@ -9,13 +9,14 @@ from __future__ import annotations
 import ast
 import json
 import re
+from datetime import timedelta
 
 import sample_tasks
 from conftest import option, template_context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from processing_core import Parameter, Workflow, WorkflowDefinitionError
+from processing_core import Deadline, Parameter, Workflow, WorkflowDefinitionError
 from processing_core.config import load_settings
 from processing_core.nodes.dag import ExportOptions, build_dag_spec
 from processing_core.render.dag_file import render_dag_file
@@ -34,7 +35,7 @@ hostile_text = st.one_of(
 ALLOWED_CALLS = {
     "DAG", "Param", "PodTask", "LocalTask", "SparkApplicationTask", "ForeachItems", "Configuration",
     "timedelta", "Secret", "StatusCallback", "ResultHook", "RunValuesHook", "PodIdentityGuard",
-    "SparkSubmitTask",
+    "SparkSubmitTask", "DeadlineAlert", "AsyncCallback",
     "V1EnvVar", "V1EnvVarSource", "V1ObjectFieldSelector", "V1ResourceRequirements",
 }  # fmt: skip
 
@@ -64,7 +65,7 @@ def assert_only_expected_code(source: str) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             assert isinstance(node.func, ast.Name) and node.func.id in ALLOWED_CALLS, ast.dump(node)
-        if node in params_targets:
+        if node in params_targets or node in _deadline_references(tree):
             continue
         assert not isinstance(node, ast.Attribute | ast.Subscript | ast.Lambda | ast.JoinedStr)
     top = [type(node).__name__ for node in tree.body]
@@ -74,6 +75,19 @@ def assert_only_expected_code(source: str) -> None:
         if isinstance(node, ast.Assign) and not isinstance(node.targets[0], ast.Attribute):
             assert [type(target) for target in node.targets] == [ast.Name], ast.dump(node)
             assert isinstance(node.value, ast.Call), ast.dump(node)
+
+
+def _deadline_references(tree: ast.Module) -> list[ast.Attribute]:
+    """The attributes a deadline names: `DeadlineReference.DAGRUN_QUEUED_AT` or
+    `DeadlineReference.DAGRUN_LOGICAL_DATE`, Airflow's constants (nodes/deadline.py)."""
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "DeadlineReference"
+        and node.attr in ("DAGRUN_QUEUED_AT", "DAGRUN_LOGICAL_DATE")
+    ]
 
 
 def load(source: str):
@@ -127,6 +141,25 @@ def test_docs_tags_and_defaults_round_trip_exactly(text, tag, default, target):
     else:
         value = rendered["PROCESSING_CORE_PARAMETERS"]
     assert json.loads(value) == {"note": default}
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=hostile_text, target=st.sampled_from(["kubernetes", "local"]))
+def test_a_deadline_name_is_refused_by_name_or_comes_back_exactly(name, target):
+    try:
+        workflow = Workflow(
+            "l0", "l1", "vbi", version="1.0.0", workflow_package="sample_tasks",
+            deadline=Deadline(timedelta(hours=1), since="logical_date", name=name),
+        )  # fmt: skip
+        workflow.add_node(sample_tasks.Echo)
+        source = render(workflow, target)
+    except WorkflowDefinitionError as error:
+        assert "deadline name" in str(error)
+        assert not name.strip() or len(name) > 250 or not name.isprintable()
+        return
+    assert_only_expected_code(source)
+    (alert,) = load(source).deadline
+    assert alert.name == alert.callback.kwargs["deadline_name"] == name
 
 
 @settings(max_examples=60, deadline=None)

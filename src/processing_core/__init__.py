@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from processing_core.definition.assets import AllOf, AnyOf, Asset, AssetEvent, AssetsOrCron
+    from processing_core.definition.deadline import Deadline
     from processing_core.definition.messages import RabbitMQMessages
     from processing_core.definition.parameters import Parameter
     from processing_core.definition.resources import Resources, SecretRef
@@ -35,6 +36,7 @@ _EXPORTS = {
     "Asset": "processing_core.definition.assets",
     "AssetEvent": "processing_core.definition.assets",
     "AssetsOrCron": "processing_core.definition.assets",
+    "Deadline": "processing_core.definition.deadline",
     "ExportError": "processing_core.errors",
     "Parameter": "processing_core.definition.parameters",
     "ProcessingCoreError": "processing_core.errors",
@@ -57,6 +59,7 @@ __all__ = [
     "Asset",
     "AssetEvent",
     "AssetsOrCron",
+    "Deadline",
     "ExportError",
     "Parameter",
     "ProcessingCoreError",

@@ -3,7 +3,8 @@
 
 Every DAG file processing-core ever exported imports `processing_core.airflow_callbacks`,
 and keeps running on a deployment's newer processing-core: this path is public API. Standard
-library only at import, as the module it names (the scheduler parses DAG files constantly).
+library only at import, as the modules it names (the scheduler parses DAG files constantly).
+`run_late` is the AsyncCallback of a workflow's deadlines (see processing_core.airflow.deadlines).
 
 `PodIdentityGuard` (KubernetesPodOperators' `callbacks=`) is imported on first use: it needs
 the Kubernetes provider, which the DAG files naming it import anyway. `ForeachItems` (the list
@@ -19,6 +20,7 @@ from processing_core.airflow.callbacks import (
     asset_template_filters,
     failed_tasks,
     rabbitmq_trigger,
+    run_late,
     template_filters,
     termination_reason,
 )
@@ -31,6 +33,7 @@ __all__ = [
     "asset_template_filters",
     "failed_tasks",
     "rabbitmq_trigger",
+    "run_late",
     "template_filters",
     "termination_reason",
 ]

@@ -19,6 +19,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from processing_core.airflow.callback_support import import_target, publish_event
+
+# The AsyncCallback of a workflow's deadlines, beside the other callbacks DAG files name.
+from processing_core.airflow.deadlines import run_late as run_late
+
 _log = logging.getLogger(__name__)
 
 # Reasons Kubernetes gives for a container or pod that did not finish on its own.
@@ -54,17 +59,9 @@ class StatusCallback:
             _log.exception("processing-core could not publish the %s event", self.kind)
 
     def _publish(self, context: Mapping[str, Any]) -> None:
-        from processing_core.config import EventSettings, load
+        publish_event(lambda: self._event(context))
 
-        # Only what events need: no other setting can silence a callback.
-        settings = load(EventSettings)
-        if not settings.events_enabled:
-            return
-        from processing_core.masking import register_secrets
-
-        # The worker's own secrets (ISB_PASSWORD, ...) stay out of the event's error text.
-        register_secrets(settings.secret_values())
-        from processing_core.events.emit import EventEmitter
+    def _event(self, context: Mapping[str, Any]) -> Any:
         from processing_core.events.model import EventError, EventKind, StatusEvent
 
         exception = context.get("exception")
@@ -98,7 +95,7 @@ class StatusCallback:
             }
             if isinstance(getattr(ti, "map_index", None), int) and ti.map_index >= 0:
                 where["map_index"] = ti.map_index
-        event = StatusEvent(
+        return StatusEvent(
             kind=EventKind(self.kind),
             source="airflow",
             workflow_name=self.workflow_name,
@@ -106,21 +103,6 @@ class StatusCallback:
             error=error,
             **where,
         )
-        # pika narrates every connection at INFO into the task's (or dag-processor's) log;
-        # one line of ours says what happened instead.
-        logging.getLogger("pika").setLevel(logging.WARNING)
-        emitter = EventEmitter(settings)
-        try:
-            sent = emitter.emit(event)
-        finally:
-            emitter.close()
-        if sent:
-            _log.info("processing-core published event %s (%s)", event.kind, event.event_id)
-        else:
-            _log.warning(
-                "processing-core kept event %s (%s) in the outbox %s: RabbitMQ did not take it",
-                event.kind, event.event_id, settings.events_outbox,
-            )  # fmt: skip
 
 
 def failed_tasks(context: Mapping[str, Any]) -> list[tuple[str, int]]:
@@ -358,12 +340,8 @@ class ImportedCallback:
         return f"ImportedCallback({self.target!r})"
 
     def __call__(self, context: Mapping[str, Any]) -> None:
-        import importlib
-
-        module, _, attribute = self.target.partition(":")
         try:
-            function = getattr(importlib.import_module(module), attribute)
-            function(context)
+            import_target(self.target)(context)
         except Exception as error:
             logging.getLogger(__name__).error(
                 "Failure callback %s failed: %s: %s", self.target, type(error).__name__, error

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from processing_core.nodes.spec import Call, DagSpec
+from processing_core.nodes.spec import Call, DagSpec, Name
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG
@@ -62,6 +62,8 @@ def materialise(value: Any, once: dict[str, Any] | None = None) -> Any:
         if value.once:
             once[value.target] = built
         return built
+    if isinstance(value, Name):
+        return resolve(value.target)
     if isinstance(value, list | tuple):
         return [materialise(item, once) for item in value]
     if isinstance(value, Mapping):

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 
+# `package.module:function`: a team's own callback, imported where Airflow runs it.
+_IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+
 OnFinishAction = Literal["delete_pod", "delete_succeeded_pod", "keep_pod", "delete_active_pod"]
 ImagePullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
@@ -176,11 +179,22 @@ class ExportSettings(_Concern):
 
     failure_callback: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$",
+        pattern=_IMPORT_PATH,
         description=(
             "A team's own task failure callback, `package.module:function`, called with "
             "Airflow's context beside processing-core's (e.g. a chat-ops message); imported "
             "when a task fails, where Airflow runs it."
+        ),
+    )
+
+    deadline_callback: str | None = Field(
+        default=None,
+        pattern=_IMPORT_PATH,
+        description=(
+            "A team's own callback for a late run (`Workflow(deadline=...)`), "
+            "`package.module:function` (plain or `async`), called with Airflow's deadline "
+            "context after processing-core's `run.late` event; imported in Airflow's "
+            "triggerer when a deadline is missed."
         ),
     )
 

@@ -18,15 +18,6 @@ from processing_core.definition.assets import Asset
 # AMQP names: at most 255 bytes; `amq.` is the broker's own.
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,254}\Z")
 _ROUTING_KEY_RE = re.compile(r"[A-Za-z0-9._:*#-]{1,255}\Z")
-STATUS_EVENT_KINDS = (
-    "task.started",
-    "task.succeeded",
-    "task.skipped",
-    "task.failed",
-    "task.retrying",
-    "run.succeeded",
-    "run.failed",
-)
 
 
 @dataclass(frozen=True)

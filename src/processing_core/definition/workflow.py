@@ -26,6 +26,7 @@ from processing_core.definition.checks import (
     template_field_problems,
     version_problems,
 )
+from processing_core.definition.deadline import Deadline, as_deadlines, deadline_problems
 from processing_core.definition.foreach import (
     DEFAULT_MAX_MAP_LENGTH,
     Foreach,
@@ -101,6 +102,7 @@ class Workflow:
         volumes: Sequence[Volume] = (),
         triggered_by: RabbitMQMessages | None = None,
         max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
+        deadline: timedelta | Deadline | Sequence[timedelta | Deadline] | None = None,
     ) -> None:
         parts = {"input_data": input_data, "output_data": output_data, "category": category}
         if detail is not None:
@@ -144,6 +146,8 @@ class Workflow:
         # The longest list a mapped node (add_node(foreach=...)) runs over, unless the node
         # says otherwise: a run that produces a longer one fails naming the list.
         self.max_map_length = max_map_length
+        # When a run is late (a `run.late` event): Airflow's DeadlineAlert, one per deadline.
+        self.deadlines = as_deadlines(deadline)
         self._nodes: dict[str, TaskNode] = {}
 
     def __repr__(self) -> str:
@@ -565,6 +569,7 @@ class Workflow:
         ):
             found.append(f"max_active_runs {self.max_active_runs!r} must be a whole number >= 1")
         found.extend(schedule_problems(self.schedule, self.start_date))
+        found.extend(deadline_problems(self.deadlines))
         names: set[str] = set()
         for parameter in self.parameters:
             if not isinstance(parameter, Parameter):

@@ -1,4 +1,9 @@
-"""The status event: one JSON document per task (or run) transition, versioned."""
+"""The status event: one JSON document per task (or run) transition, versioned.
+
+`schema_version` changes when a field is removed or changes meaning. New kinds and new
+optional fields are added within a version (`run.late` and `deadline` were): a consumer
+ignores the kinds and fields it does not know.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ class EventKind(StrEnum):
     RUN_STARTED = "run.started"
     RUN_SUCCEEDED = "run.succeeded"
     RUN_FAILED = "run.failed"
+    # The run had not finished by a deadline of its workflow (Workflow(deadline=...)).
+    RUN_LATE = "run.late"
 
 
 class EventError(BaseModel):
@@ -37,6 +44,15 @@ class EventError(BaseModel):
     traceback_tail: str | None = Field(
         default=None, description="The last lines of the traceback, where there is one."
     )
+
+
+class EventDeadline(BaseModel):
+    """The deadline a late run missed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="The deadline's name, as Airflow's Deadlines page shows it.")
+    time: datetime = Field(description="When the run was due.")
 
 
 class StatusEvent(BaseModel):
@@ -71,6 +87,9 @@ class StatusEvent(BaseModel):
     metrics: dict[str, Any] | None = None
     error: EventError | None = None
     log_url: str | None = None
+    deadline: EventDeadline | None = Field(
+        default=None, description="`run.late`: the deadline the run missed."
+    )
 
     @property
     def routing_key(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any, Literal, get_args
 from processing_core.config import Settings, load_settings
 from processing_core.definition import naming
 from processing_core.definition.assets import AllOf, AnyOf, Asset, AssetsOrCron
+from processing_core.definition.deadline import normalised
 from processing_core.definition.node import TaskNode
 from processing_core.definition.parameters import NO_DEFAULT, Parameter
 from processing_core.definition.spark_task import SparkTaskBase
@@ -25,6 +26,7 @@ from processing_core.nodes.common import (
     outlet,
     status_callback,
 )
+from processing_core.nodes.deadline import deadline_alerts, require_deadline_support
 from processing_core.nodes.foreach import items_operator
 from processing_core.nodes.kubernetes import kubernetes_operator
 from processing_core.nodes.local import local_operator
@@ -106,6 +108,8 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
         except WorkflowDefinitionError:
             override = options.fallback_version
     workflow.validate(options.settings, override)
+    if workflow.deadlines:
+        require_deadline_support(workflow.name)
     version = workflow.resolve_version(override, options.settings)
     dag_id = workflow.dag_id(version)
     edges = workflow.upstream_task_ids()
@@ -151,7 +155,9 @@ def build_dag_spec(workflow: Workflow, options: ExportOptions) -> DagSpec:
                 f"Workflow {workflow.name!r}: task {node.task_id!r}: {error}"
             ) from None
     try:
-        dag_kwargs = plain_data(_dag_kwargs(workflow, version, dag_id), "DAG argument")
+        dag_kwargs = plain_data(
+            _dag_kwargs(workflow, version, dag_id, options.settings), "DAG argument"
+        )
     except ValueError as error:
         raise WorkflowDefinitionError(f"Workflow {workflow.name!r}: {error}") from None
     return DagSpec(
@@ -190,7 +196,9 @@ def _adapter(target: str, task: type) -> Callable[[TaskNode, NodeContext], Opera
     return spark_operator if issubclass(task, SparkTaskBase) else kubernetes_operator
 
 
-def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]:
+def _dag_kwargs(
+    workflow: Workflow, version: str, dag_id: str, settings: Settings
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "dag_id": dag_id,
         # How the UI lists it: the workflow and its version, as people say them.
@@ -211,6 +219,10 @@ def _dag_kwargs(workflow: Workflow, version: str, dag_id: str) -> dict[str, Any]
         )
     kwargs["on_success_callback"] = status_callback("run.succeeded", workflow.name, version)
     kwargs["on_failure_callback"] = status_callback("run.failed", workflow.name, version)
+    if workflow.deadlines:
+        kwargs["deadline"] = deadline_alerts(
+            normalised(workflow.deadlines), workflow.name, version, settings.deadline_callback
+        )
     if workflow.max_active_runs is not None:
         kwargs["max_active_runs"] = workflow.max_active_runs
     if workflow.parameters:

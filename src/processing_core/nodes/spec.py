@@ -2,7 +2,8 @@
 
 Values are JSON-like (None, bool, int, float, str, list, dict with str keys) plus `Call`,
 a constructor to import and call (`datetime:timedelta`, a provider's `Secret`, a Kubernetes
-model). Nothing here is ever evaluated from a string.
+model), and `Name`, an object to import and use as it is (`DeadlineReference.DAGRUN_QUEUED_AT`).
+Nothing here is ever evaluated from a string.
 """
 
 from __future__ import annotations
@@ -22,6 +23,21 @@ class Call:
     # Built once per DAG file (a module constant named after it) and shared by every use,
     # wherever it appears: an object that is costly to build and never changed by its users.
     once: bool = False
+
+    @property
+    def module(self) -> str:
+        return self.target.partition(":")[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.target.partition(":")[2]
+
+
+@dataclass(frozen=True)
+class Name:
+    """The object `module:attribute[.attribute]` names, used as it is (not called)."""
+
+    target: str
 
     @property
     def module(self) -> str:
@@ -83,7 +99,7 @@ def plain_data(value: Any, where: str, _depth: int = 0) -> Any:
     if _depth > MAX_DEPTH:
         raise ValueError(f"{where}: nested more than {MAX_DEPTH} levels deep; flatten it")
     kind = type(value)
-    if value is None or kind in (bool, int, str):
+    if value is None or kind in (bool, int, str, Name):
         return value
     if kind is float:
         if not math.isfinite(value):

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from processing_core.nodes.spec import MAX_DEPTH, Call
+from processing_core.nodes.spec import MAX_DEPTH, Call, Name
 
 INDENT = "    "
 LINE_LIMIT = 96
@@ -70,6 +70,8 @@ def to_source(
         if not math.isfinite(value):
             raise ValueError(f"{value!r} cannot be written to a DAG file")
         return repr(value)
+    if kind is Name:
+        return imports.name_for(value.module, value.attribute)
     if isinstance(value, Call):
         name = imports.name_for(value.module, value.attribute)
         # A nested call may be a shared constant too (one marked `once`).
