@@ -3,7 +3,8 @@
 Each workflow is split -> STEPS parallel steps -> combine; mapped, every step runs once per
 element of split's list (one list task per workflow more, and `partial().expand_kwargs()`
 in the file). Export is timed here; parse is `DagBag` in a fresh process per set (Airflow and
-the provider imported first, as the DAG processor does). Prints both and the ratios.
+the provider imported first, as the DAG processor does; bench_parse.measure). Prints both
+and the ratios.
 
     python benchmarks/bench_foreach.py [--files 50] [--steps 8] [--repeat 3]
 """
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._synthetic import fan_out_workflow
 from benchmarks.bench_export import timed_export
-from benchmarks.bench_parse import parse_seconds
+from benchmarks.bench_parse import measure
 
 
 def export_seconds(files: int, steps: int, mapped: bool, out: Path) -> float:
@@ -41,7 +42,7 @@ def main() -> None:
             for kind in kinds:
                 out = Path(root, f"{kind}-{attempt}")
                 exports[kind].append(export_seconds(args.files, args.steps, kind == "mapped", out))
-                parses[kind].append(parse_seconds(out, args.files))
+                parses[kind].append(measure(out, args.files)["parse"])
     print(
         f"{args.files} workflows x (split, {args.steps} steps, combine), kubernetes target "
         f"(median of {args.repeat}):"

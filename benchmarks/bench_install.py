@@ -9,6 +9,7 @@ Goal for the base install: at most 80 MB.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -36,6 +37,8 @@ def install(wheel: Path, extras: str, root: Path) -> tuple[int, int]:
 
 
 def main() -> None:
+    # No options: --help says what it does without running it.
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-install-") as folder:
         root = Path(folder)
         wheel_dir = root / "wheel"

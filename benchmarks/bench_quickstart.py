@@ -13,6 +13,7 @@ pip's cache warm; a cold cache adds the downloads).
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,8 @@ def clone(root: Path, name: str) -> Path:
 
 
 def main() -> None:
+    # No options: --help says what it does without running it.
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-quickstart-") as folder:
         root = Path(folder)
         quick = clone(root, "quickstart")

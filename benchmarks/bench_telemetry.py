@@ -22,8 +22,11 @@ from otlp import Receiver
 
 from processing_core.config import load_settings
 from processing_core.definition.task import RunContext
-from processing_core.runtime.entrypoint import run_task
+from processing_core.events.emit import EventEmitter
+from processing_core.runtime.entrypoint import run
 from processing_core.runtime.logging import configure_logging
+from processing_core.runtime.telemetry import Telemetry
+from processing_core.runtime.telemetry_export import ExportingTelemetry
 
 
 def main() -> None:
@@ -33,8 +36,7 @@ def main() -> None:
     receiver = Receiver()
     devnull = open(os.devnull, "w")  # noqa: SIM115 - open for the whole run
     configure_logging("INFO", "json", stream=devnull)  # formatting is part of the cost
-    base = load_settings(events_enabled=False)
-    exporting = base.model_copy(
+    exporting = load_settings(events_enabled=False).model_copy(
         update={
             "otel_exporter_otlp_traces_endpoint": f"{receiver.url}/v1/traces",
             "otel_exporter_otlp_metrics_endpoint": f"{receiver.url}/v1/metrics",
@@ -47,9 +49,15 @@ def main() -> None:
         with Noop(context) as task:
             task()
         timings["bare"].append(time.perf_counter() - start)
-        for name, settings in (("telemetry off", base), ("export on", exporting)):
+        for name in ("telemetry off", "export on"):
             start = time.perf_counter()
-            run_task(Noop, context, None, settings)
+            telemetry = (
+                ExportingTelemetry(exporting, context)
+                if name == "export on"
+                else Telemetry(context, None, None)
+            )
+            run(lambda c=context: (Noop, c), context, None, telemetry=telemetry,
+                events=EventEmitter(None))  # fmt: skip
             timings[name].append(time.perf_counter() - start)
     receiver.close()
     medians = {name: statistics.median(values) * 1000 for name, values in timings.items()}

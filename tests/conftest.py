@@ -51,6 +51,25 @@ def own_data_home(tmp_path_factory: pytest.TempPathFactory):
         os.environ["XDG_DATA_HOME"] = previous
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked `java` fails under CI=true, and is skipped otherwise, without Java."""
+    if item.get_closest_marker("java") is not None:
+        from services import require_java
+
+        require_java()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def airflow_logging_configured_first() -> None:
+    """Importing Airflow configures logging (its handlers replace the root logger's). Done
+    once before any test, so that it never happens inside a test and drops the handler
+    `caplog` put there: a test sees its log whatever ran before it (`-k`, random order)."""
+    import importlib.util
+
+    if importlib.util.find_spec("airflow") is not None:
+        import airflow  # noqa: F401
+
+
 def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """The real `airflow` command, in `env` (see airflow_env)."""
     return subprocess.run([str(VENV_BIN / "airflow"), *args], env=env, capture_output=True,

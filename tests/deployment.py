@@ -10,16 +10,16 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from conftest import VENV_BIN, airflow, subprocess_env
+from ports import HeldPort
+from services import require_service
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -27,16 +27,7 @@ PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 def require_postgres() -> None:
     """Fail under CI=true, skip otherwise, when no PostgreSQL listens at 127.0.0.1:5432."""
-    try:
-        socket.create_connection((PG_HOST, PG_PORT), timeout=2).close()
-    except OSError as error:
-        message = (
-            f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT} ({error}); start it with "
-            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_service("postgres")
 
 
 def wait_until(what: str, check, timeout: float, explain=lambda: "", every: float = 0.5) -> Any:
@@ -49,12 +40,6 @@ def wait_until(what: str, check, timeout: float, explain=lambda: "", every: floa
             return found
         time.sleep(every)
     raise AssertionError(f"{what}: not within {timeout} s\n{explain()}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _postgres(statement: str, *params: Any, database: str = "postgres") -> list[tuple[Any, ...]]:
@@ -80,7 +65,9 @@ class Deployment:
         self.home = root / "airflow-home"
         self.home.mkdir(parents=True)
         self.database = f"pc_{uuid.uuid4().hex[:16]}"
-        self.port = free_port()
+        # Held for the deployment's life: its servers bind them, nobody else can (ports.py).
+        self.held = {name: HeldPort() for name in ("api", "worker-logs", "trigger-logs")}
+        self.port = self.held["api"].port
         self.url = f"http://127.0.0.1:{self.port}"
         self.password = secrets.token_urlsafe(16)
         passwords = self.home / "passwords.json"
@@ -103,8 +90,8 @@ class Deployment:
             AIRFLOW__API__PORT=str(self.port),
             AIRFLOW__API__BASE_URL=self.url,
             AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(32),
-            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
-            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
+            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(self.held["worker-logs"].port),
+            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(self.held["trigger-logs"].port),
             # A test does not wait minutes for a folder scan or a re-parse.
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="5",
@@ -114,6 +101,9 @@ class Deployment:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._token: str | None = None
         self.message_prefix = ""
+        # (package, version) -> the archive installed: a test that removes a version puts it
+        # back from here.
+        self.archives: dict[tuple[str, str], Path] = {}
 
     def start(self) -> Deployment:
         """Migrate the database, start the api-server, then (with an API token in their
@@ -173,6 +163,8 @@ class Deployment:
     def stop(self) -> None:
         for name in list(self.processes):
             self.stop_process(name)
+        for held in self.held.values():
+            held.release()
         _postgres(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     def query(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -253,9 +245,13 @@ def shared_deployment(root: Path, bus_env: dict[str, str], message_prefix: str) 
         "ISB_EXCHANGE": bus_env["ISB_EXCHANGE"],
         "DEADLINE_CALLBACK": "chatops:late",  # late_pipeline's deadlines
     }
+    archives = {}
     for package, versions in INSTALLED:
         for version in versions:
             archive = bundle(root, package, version, "--target", "local", **names)
             installed = run_cli("install", str(archive), "--dags-folder", str(dags))
             assert installed.returncode == 0, installed.stderr
-    return Deployment(root, dags, **bus_env)
+            archives[package, version] = archive
+    deployment = Deployment(root, dags, **bus_env)
+    deployment.archives = archives
+    return deployment

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import select
 import socket
 import threading
@@ -13,20 +12,32 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import pika
-import pytest
+from services import require_service
 
 HOST, PORT = "127.0.0.1", 5672
 
 
 def require_rabbitmq() -> None:
     """Fail under CI=true, skip otherwise, when no broker listens at 127.0.0.1:5672."""
-    try:
-        socket.create_connection((HOST, PORT), timeout=2).close()
-    except OSError as error:
-        message = f"RabbitMQ is not reachable at {HOST}:{PORT} ({error}); start it with `rabbitmq-server -detached`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_service("rabbitmq")
+
+
+def wait_until_following(tail, timeout: float = 30) -> list[str]:
+    """Read `events tail`'s standard error until it says it follows the exchange: its queue
+    is bound from then on, so every event published afterwards reaches it. The lines read."""
+    read: list[str] = []
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        ready, _, _ = select.select([tail.stderr], [], [], max(0.0, until - time.monotonic()))
+        if not ready:
+            break
+        line = tail.stderr.readline()
+        if not line:  # it ended first
+            break
+        read.append(line)
+        if line.startswith("Following "):
+            return read
+    raise AssertionError(f"events tail did not say it follows within {timeout} s: {read}")
 
 
 def connection() -> pika.BlockingConnection:
@@ -122,12 +133,15 @@ class StallingBroker:
 class BreakableProxy:
     """A TCP proxy on loopback in front of RabbitMQ whose connections the test can cut or stall."""
 
-    def __init__(self) -> None:
+    def __init__(self, cut_after_bytes: int | None = None) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self.cuts = 0
+        # Cut every connection once clients sent this many bytes: midway, however fast.
+        self.cut_after_bytes = cut_after_bytes
+        self.sent = 0
         # Set: nothing more is forwarded either way, the connections stay open.
         self.stalled = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -154,6 +168,13 @@ class BreakableProxy:
                     data = source.recv(65536)
                     if not data:
                         return
+                    if source is a and self.cut_after_bytes is not None:
+                        with self._lock:
+                            self.sent += len(data)
+                            over = self.sent > self.cut_after_bytes
+                        if over:
+                            self.cut()
+                            return
                     (b if source is a else a).sendall(data)
         except (OSError, ValueError):  # cut() closed a socket under us (ValueError: fd -1)
             return

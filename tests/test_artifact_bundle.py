@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from artifactory import Repository
 from conftest import VENV_BIN, airflow_env, run_cli
 from deployment import wait_until
+from ports import HeldPort
 
 from processing_core.release.index import RepositoryIndex
 
@@ -49,6 +49,11 @@ def listed(home: Path) -> set[str]:
 
 def wait_for(what: str, check, log: Path, timeout: float = 90):
     return wait_until(what, check, timeout, lambda: log.read_text()[-4000:])
+
+
+def requests_of(repository: Repository, path: str) -> int:
+    """How many times the repository was asked for `path` (any method, any query)."""
+    return sum(1 for _, asked in repository.requests if asked.split("?")[0] == path)
 
 
 def of(*versions: str) -> set[str]:
@@ -113,7 +118,13 @@ def test_published_versions_come_and_go_in_a_running_dag_processor(tmp_path, mon
         wait_for("the refusal", lambda: "Skipping workflows 1.3.0" in log.read_text(), log)
         assert "refusing a changed archive" in log.read_text()
         assert listed(home) == of("1.1.0", "1.2.0")
-        time.sleep(6)  # refreshes later: the refused archive is neither fetched nor logged again
+        # Three refreshes later (three more reads of the index), the refused archive was
+        # neither fetched nor logged again.
+        archive = f"/artifactory/dags-local/{good.name}"
+        fetched, reads = requests_of(repository, archive), requests_of(repository, INDEX_PATH)
+        wait_for("three more refreshes",
+                 lambda: requests_of(repository, INDEX_PATH) >= reads + 3, log)  # fmt: skip
+        assert requests_of(repository, archive) == fetched >= 1
         assert log.read_text().count("Skipping workflows 1.3.0") == 1
         # A worker given the set's version rebuilds exactly that set, from the index as it
         # was (1.3.0 came later), in a bundle storage of its own.
@@ -128,12 +139,17 @@ def test_published_versions_come_and_go_in_a_running_dag_processor(tmp_path, mon
         with pytest.raises(ValueError, match="the repository no longer holds set 3-0000"):
             gone.initialize()
         # The repository goes away: the last good set stays, one line per refresh.
+        refreshes = log.read_text().count("Refreshing bundle")
         repository.close()
-        wait_for("the error", lambda: "cannot read" in log.read_text(), log)
-        time.sleep(6)  # three more refresh intervals
+        wait_for("three refreshes without the repository",
+                 lambda: log.read_text().count("Refreshing bundle") >= refreshes + 3
+                 and log.read_text().count("cannot read") >= 2, log)  # fmt: skip
         assert listed(home) == of("1.1.0", "1.2.0")
         text = log.read_text()
-        assert text.count("cannot read") <= text.count("Refreshing bundle")
+        since = text.count("Refreshing bundle") - refreshes
+        # One line per refresh (the last may not have logged yet): a warning, then "still".
+        assert since - 1 <= text.count("cannot read") <= since
+        assert text.count(f"Bundle {BUNDLE}: cannot read") == 1
         assert TOKEN not in text
     finally:
         processor.terminate()
@@ -193,15 +209,14 @@ def test_an_airflow_connection_gives_the_credentials(tmp_path, monkeypatch):
 def test_no_version_is_dropped_while_airflow_cannot_say_which_runs_are_in_progress(
     tmp_path, monkeypatch, caplog
 ):
-    from deployment import free_port
-
     repository = Repository(TOKEN)
+    nobody = HeldPort()  # bound, not listening: refused, and handed to no other server
     try:
         publish(tmp_path, repository, "1.0.0")
         bundle = worker_bundle(tmp_path / "storage", repository, None, monkeypatch, keep=1)
         bundle.refresh()
         publish(tmp_path, repository, "1.1.0")
-        monkeypatch.setenv("AIRFLOW_API_URL", f"http://127.0.0.1:{free_port()}")  # nobody there
+        monkeypatch.setenv("AIRFLOW_API_URL", nobody.url)
         bundle.refresh()
         assert sorted(p.name for p in bundle.path.iterdir()) == [
             "workflows-1.0.0", "workflows-1.1.0"
@@ -212,4 +227,5 @@ def test_no_version_is_dropped_while_airflow_cannot_say_which_runs_are_in_progre
         bundle.refresh()  # still unanswered: the same set, and no second warning
         assert caplog.text.count("dropping no version until Airflow answers") == 1
     finally:
+        nobody.release()
         repository.close()

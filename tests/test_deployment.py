@@ -35,7 +35,20 @@ def installed_versions(deployment: Deployment) -> list[str]:
     return sorted(p.name for p in folders if p.is_dir() and p.name.startswith("gated-"))
 
 
-def test_prune_keeps_a_version_until_its_run_ends(operated, tmp_path):
+@pytest.fixture
+def restores_old(operated):
+    """Puts 1.0.0 back after a test that prunes it: the deployment is the session's."""
+    deployment, _ = operated
+    yield
+    if "gated-pipeline-1.0.0" not in installed_versions(deployment):
+        archive = deployment.archives["gated_pipeline", "1.0.0"]
+        installed = run_cli("install", str(archive), "--dags-folder", str(deployment.dags))
+        assert installed.returncode == 0, installed.stderr
+        deployment.wait_for("1.0.0 back", lambda: OLD in deployment.dag_ids()
+                            and not deployment.api("GET", f"dags/{OLD}")["is_stale"])  # fmt: skip
+
+
+def test_prune_keeps_a_version_until_its_run_ends(operated, restores_old, tmp_path):
     deployment, _ = operated
     gate = tmp_path / "gate"
     run_id = deployment.trigger(OLD, {"gate": str(gate)})

@@ -16,7 +16,7 @@ import pytest
 from conftest import EXAMPLE_VERSION, VENV_BIN, airflow, airflow_env
 from rabbitmq import Bus, require_rabbitmq
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.java]  # the example's Spark step runs
 L1_DAG = f"l0_to_l1_vbi_{EXAMPLE_VERSION}"
 QUICKLOOK_DAG = f"l0_to_quicklook_vbi_{EXAMPLE_VERSION}"
 

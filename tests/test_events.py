@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from conftest import run_cli, subprocess_env
-from rabbitmq import BreakableProxy, Bus
+from rabbitmq import BreakableProxy, Bus, wait_until_following
 
 from processing_core.config import load_settings
 from processing_core.errors import SettingsError
@@ -267,7 +267,7 @@ def test_tail_prints_live_events(bus, tmp_path):
          "--workflow", "l0_to_l1_vbi", "--count", "2", "--timeout", "20"],
         env=subprocess_env(**bus.env()), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(1.5)  # let tail bind its queue
+    wait_until_following(tail)
     ok = run_task("sample_tasks:Echo", bus, tmp_path)
     assert ok.returncode == 0, ok.stderr
     out, err = tail.communicate(timeout=30)

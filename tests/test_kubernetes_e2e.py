@@ -36,8 +36,10 @@ from conftest import (
 from loopback_kubernetes import Image, LoopbackKubernetes, namespaces_available
 from otlp import attributes
 from rabbitmq import Bus, require_rabbitmq
+from services import missing
 
-pytestmark = pytest.mark.slow
+# namespaces: its pods run in mount and PID namespaces of their own (root, unshare).
+pytestmark = [pytest.mark.slow, pytest.mark.namespaces, pytest.mark.java]
 IMAGE = f"workflows:{EXAMPLE_VERSION}"
 L1_DAG = f"l0_to_l1_vbi_{EXAMPLE_VERSION}"
 SETTINGS_CONFIG_MAP = "processing-core-settings"
@@ -51,10 +53,7 @@ def require_namespaces() -> None:
     why = namespaces_available()
     if why is None:
         return
-    message = f"pods of the loopback Kubernetes API cannot run here: {why}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(f"pods of the loopback Kubernetes API cannot run here: {why}")
 
 
 @pytest.fixture(scope="session")
@@ -174,10 +173,10 @@ def test_the_example_runs_as_pods_and_a_spark_application(
     tasks = ["ingest", "calibrate", "quality_check", "make_products", "frame_statistics", "publish"]
     assert task_states(kubernetes_home, L1_DAG, run_id) == dict.fromkeys(tasks, "success")
     # One pod per task and try, as the operator asked for them: five task pods, one driver.
-    created = [p for p in cluster.pods_created if p["metadata"]["labels"].get("run_id")]
-    names = sorted(p["metadata"]["labels"]["task_id"] for p in created)
+    created = pods_of_run(cluster, run_id)
+    names = sorted(labels(p)["task_id"] for p in created)
     assert names == sorted(tasks)
-    (driver,) = [p for p in created if p["metadata"]["labels"].get("spark-role") == "driver"]
+    (driver,) = [p for p in created if labels(p).get("spark-role") == "driver"]
     assert driver["spec"]["containers"][0]["command"] == ["spark-submit"]
     assert "/opt/processing-core/spark_main.py" in driver["spec"]["containers"][0]["args"]
     # Results travelled through each pod's XCom sidecar into Airflow and on to the next pod.
@@ -204,7 +203,7 @@ def test_the_example_runs_as_pods_and_a_spark_application(
     assert ("airflow", "run.succeeded", None) in seen
     # Spans: a task span per task, its resource naming the pod it ran in (the downward API).
     spans = receiver.wait_for_spans(len(tasks))
-    pod_of_task = {p["metadata"]["labels"]["task_id"]: p["metadata"]["name"] for p in created}
+    pod_of_task = {labels(p)["task_id"]: p["metadata"]["name"] for p in created}
     span_pods = {
         span.name: attributes(resource.attributes)["k8s.pod.name"]
         for resource, span in spans
@@ -282,9 +281,8 @@ def test_why_a_pod_failed_reaches_task_failed_and_the_task_log(cluster, tmp_path
     # The memory limit: the kernel's kill, as the cluster reports it, reaches the event.
     assert failed["over_memory"]["error"]["type"] == "OOMKilled"
     assert "OOMKilled" in output
-    (hog,) = [
-        p for p in cluster.pods_created if p["metadata"]["labels"].get("task_id") == "over_memory"
-    ]
+    of_run = pods_of_run(cluster, run_id)
+    (hog,) = [p for p in of_run if labels(p).get("task_id") == "over_memory"]
     (state,) = [
         s["state"]["terminated"]
         for s in cluster.final_status(hog)["containerStatuses"]
@@ -293,17 +291,11 @@ def test_why_a_pod_failed_reaches_task_failed_and_the_task_log(cluster, tmp_path
     assert (state["reason"], state["exitCode"]) == ("OOMKilled", 137)
     # Killed by Airflow (its execution_timeout): the operator deleted the pod.
     assert failed["outlives_timeout"]["error"]["type"] == "Timeout"
-    (slow,) = [
-        p
-        for p in cluster.pods_created
-        if p["metadata"]["labels"].get("task_id") == "outlives_timeout"
-    ]
+    (slow,) = [p for p in of_run if labels(p).get("task_id") == "outlives_timeout"]
     assert cluster.was_deleted(slow)
     # A pod deleted under its task: the try fails, the retry runs in a new pod of its own.
-    retried = [
-        p for p in cluster.pods_created if p["metadata"]["labels"].get("task_id") == "deleted_pod"
-    ]
-    assert [p["metadata"]["labels"]["try_number"] for p in retried] == ["1", "2"]
+    retried = [p for p in of_run if labels(p).get("task_id") == "deleted_pod"]
+    assert [labels(p)["try_number"] for p in retried] == ["1", "2"]
     assert retried[0]["metadata"]["uid"] != retried[1]["metadata"]["uid"]
     assert xcom_results(env, FAILURES_DAG, run_id)["deleted_pod"]["outputs"] == {"try": 2}
     (retrying,) = [e for e in events if (e["source"], e["kind"]) == ("airflow", "task.retrying")]
@@ -409,12 +401,8 @@ def test_the_example_runs_on_the_loopback_cluster_in_a_real_deployment(durable_d
     )
     states = deployment.task_states(L1_DAG, run_id)
     assert set(states.values()) == {"success"}, states
-    ran = [
-        p
-        for p in cluster.pods_created
-        if p["metadata"]["labels"].get("run_id") == pod_label(run_id)
-    ]
-    assert sorted(p["metadata"]["labels"]["task_id"] for p in ran) == sorted(states)
+    ran = pods_of_run(cluster, run_id)
+    assert sorted(labels(p)["task_id"] for p in ran) == sorted(states)
 
 
 def kill_the_worker_once_its_pod_runs(deployment, cluster, run_id: str) -> dict[str, Any]:
@@ -513,7 +501,7 @@ def test_a_pod_made_under_the_same_name_is_never_adopted(durable_deployment, clu
     )
     assert deployment.run_state(DURABLE_DAG, run_id) == "success"
     assert xcom_of(deployment, run_id)["outputs"]["try"] == 2  # from a pod of its own
-    created = [p for p in cluster.pods_created[before:] if p["metadata"]["labels"].get("run_id")]
+    created = [p for p in cluster.pods_created[before:] if labels(p).get("run_id")]
     assert [p["metadata"]["labels"]["try_number"] for p in created] == ["1", "2"]
     (mine,) = [p for p in cluster.pods(labels="made-by=someone-else")]
     assert "already_checked" not in mine["metadata"]["labels"]  # nobody touched it
@@ -632,6 +620,17 @@ def running_pod_of(cluster: LoopbackKubernetes, run_id: str) -> dict[str, Any] |
     return pods[0] if pods else None
 
 
+def labels(pod: dict) -> dict:
+    """A pod's labels: none for a pod made without (a test's own, on the shared cluster)."""
+    return pod["metadata"].get("labels") or {}
+
+
+def pods_of_run(cluster, run_id: str) -> list[dict]:
+    """The pods the operator made for one run, by its label: whatever other tests made on the
+    session's cluster before (in any order)."""
+    return [p for p in cluster.pods_created if labels(p).get("run_id") == pod_label(run_id)]
+
+
 def pod_label(run_id: str) -> str:
     """A run id as the provider writes it into a pod label."""
     from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
@@ -666,9 +665,9 @@ def test_a_mapped_node_runs_one_pod_per_frame_and_its_downstream_gets_them_in_or
     # each with the class's own resources.
     created = [
         p for p in cluster.pods_created[before:]
-        if p["metadata"]["labels"].get("task_id") == "frame_quick_look"
+        if labels(p).get("task_id") == "frame_quick_look"
     ]  # fmt: skip
-    assert sorted(p["metadata"]["labels"]["map_index"] for p in created) == ["0", "1", "2"]
+    assert sorted(labels(p)["map_index"] for p in created) == ["0", "1", "2"]
     assert len({p["metadata"]["name"] for p in created}) == 3
     for pod in created:
         (container,) = [c for c in pod["spec"]["containers"] if c["name"] == "base"]

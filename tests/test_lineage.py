@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 from lineage_receiver import LineageReceiver
+from ports import HeldPort
 
 IDENTITY = [
     "--workflow-name", "raw_to_products_assets", "--workflow-version", "1.2.0",
@@ -89,10 +90,8 @@ def test_a_failed_run_sends_fail_with_a_masked_error_and_no_secret(tmp_path, rec
 
 
 def test_an_endpoint_that_is_down_costs_one_warning_and_loses_nothing_else(tmp_path):
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    completed, result = make_product(tmp_path, OPENLINEAGE_URL=closed)
+    with HeldPort() as closed:  # bound, nothing listens: refused
+        completed, result = make_product(tmp_path, OPENLINEAGE_URL=closed.url)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(result.read_text())["status"] == "success"
     warnings = [line for line in completed.stderr.splitlines() if "OpenLineage" in line]
@@ -172,6 +171,7 @@ def test_processing_core_run_sends_each_tasks_events(tmp_path, receiver):
 
 
 @pytest.mark.slow
+@pytest.mark.java  # the example's Spark step runs
 def test_airflow_dags_test_joins_each_tasks_lineage_with_airflows_own(tmp_path_factory, tmp_path):
     """The example on the local target under `airflow dags test`, with Airflow's OpenLineage
     provider sending its own events to the same endpoint: each task's run-task run is a child

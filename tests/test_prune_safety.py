@@ -5,10 +5,12 @@ and its api-server, started on a loopback port."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
 from conftest import VENV_BIN, airflow, airflow_env, run_cli
+from ports import HeldPort
 
 pytestmark = pytest.mark.slow
 
@@ -37,13 +39,11 @@ def deployment(tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def api_server(deployment):
     """Airflow's api-server on a free loopback port (simple auth manager, all admins)."""
-    import socket
     import time
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    held = HeldPort()  # until the server is gone: no one else is handed the port
+    port = held.port
     env = {**deployment["env"], "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
     log = (deployment["root"] / "api-server.log").open("wb")
     server = subprocess.Popen(
@@ -67,10 +67,11 @@ def api_server(deployment):
         server.terminate()
         server.wait(timeout=30)
         log.close()
+        held.release()
 
 
-def versions(deployment) -> list[str]:
-    listed = run_cli("versions", "--dags-folder", str(deployment["dags"]), **deployment["env"])
+def versions(dags, env) -> list[str]:
+    listed = run_cli("versions", "--dags-folder", str(dags), **env)
     return [line.split()[1] for line in listed.stdout.splitlines()]
 
 
@@ -80,19 +81,23 @@ def test_airflows_api_server_says_which_version_has_a_run(deployment, api_server
     pruned = run_cli("prune", "--dags-folder", str(deployment["dags"]), "--keep", "1", **env)
     assert pruned.returncode == 0, pruned.stderr
     assert "kept workflows 1.0.0: l0_to_l1_vbi_1.0.0 has a queued or running run" in pruned.stdout
-    assert versions(deployment) == ["2.0.0", "1.0.0"]
+    assert versions(deployment["dags"], deployment["env"]) == ["2.0.0", "1.0.0"]
 
 
-def test_a_version_with_a_run_in_progress_stays_until_forced(deployment):
-    env, dags = deployment["env"], deployment["dags"]
+def test_a_version_with_a_run_in_progress_stays_until_forced(deployment, tmp_path):
+    # A copy of the DAGs folder: the module's own stays whole for the other tests (Airflow's
+    # database, which says which runs are in progress, is the same).
+    env, dags = deployment["env"], tmp_path / "dags"
+    shutil.copytree(deployment["dags"], dags, symlinks=True)
     pruned = run_cli("prune", "--dags-folder", str(dags), "--keep", "1", **env)
     assert pruned.returncode == 0, pruned.stderr
     assert "kept workflows 1.0.0: l0_to_l1_vbi_1.0.0 has a queued or running run" in pruned.stdout
-    assert versions(deployment) == ["2.0.0", "1.0.0"]
+    assert versions(dags, env) == ["2.0.0", "1.0.0"]
     forced = run_cli("prune", "--dags-folder", str(dags), "--keep", "1", "--force", **env)
     assert forced.returncode == 0, forced.stderr
     assert "removed workflows 1.0.0" in forced.stdout
-    assert versions(deployment) == ["2.0.0"]
+    assert versions(dags, env) == ["2.0.0"]
+    assert versions(deployment["dags"], env) == ["2.0.0", "1.0.0"]
 
 
 def test_prune_refuses_when_airflow_cannot_be_asked(tmp_path):
@@ -101,8 +106,10 @@ def test_prune_refuses_when_airflow_cannot_be_asked(tmp_path):
         made = run_cli(
             "bundle", "workflows", "--version", version, "--out", str(tmp_path / version)
         )
+        assert made.returncode == 0, made.stderr
         (archive,) = (tmp_path / version).glob("*.zip")
-        assert run_cli("install", str(archive), "--dags-folder", str(dags)).returncode == 0, made
+        installed = run_cli("install", str(archive), "--dags-folder", str(dags))
+        assert installed.returncode == 0, installed.stderr
     # An API nobody answers (a closed loopback port).
     pruned = run_cli("prune", "--dags-folder", str(dags), "--keep", "1",
                      AIRFLOW_API_URL="http://127.0.0.1:9")  # fmt: skip

@@ -52,21 +52,23 @@ def markers(tmp_path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    ("task", "code", "message"),
+    ("task", "code", "status", "message"),
     [
-        ("sample_tasks:ExitsZero", 1, "ExitsZero called sys.exit(0); a task ends by returning"),
-        ("sample_tasks:ExitsNinetyNine", 1, "ExitsNinetyNine called sys.exit(99)"),
-        ("sample_tasks:Interrupted", 130, "terminated by SIGINT"),
-        ("sample_tasks:BrokenInit", 1, "BrokenInit.__init__ failed: RuntimeError: cannot start"),
-        ("sample_tasks:DeeplyNested", 1, "nested too deeply"),
+        ("sample_tasks:ExitsZero", 1, "failed",
+         "ExitsZero called sys.exit(0); a task ends by returning"),
+        ("sample_tasks:ExitsNinetyNine", 1, "failed", "ExitsNinetyNine called sys.exit(99)"),
+        ("sample_tasks:Interrupted", 130, "terminated", "terminated by SIGINT"),
+        ("sample_tasks:BrokenInit", 1, "failed",
+         "BrokenInit.__init__ failed: RuntimeError: cannot start"),
+        ("sample_tasks:DeeplyNested", 1, "failed", "nested too deeply"),
     ],
-)
+)  # fmt: skip
 def test_every_way_out_leaves_a_result_a_final_event_and_a_non_zero_code(
-    tmp_path, bus, task, code, message
+    tmp_path, bus, task, code, status, message
 ):
     completed, result, events = run(task, tmp_path, bus)
     assert completed.returncode == code, completed.stderr
-    assert result is not None and result["status"] in ("failed", "terminated")
+    assert result is not None and result["status"] == status
     assert message in result["message"]
     assert [event["kind"] for event in events] == ["task.started", "task.failed"]
     assert message.split(": ", 1)[-1] in events[1]["error"]["message"]

@@ -291,6 +291,7 @@ def test_class_and_environment_combination_is_checked_per_task(monkeypatch):
 # -- real Spark, local mode ------------------------------------------------------------------
 
 
+@pytest.mark.java
 def test_example_spark_step_runs_with_local_spark(tmp_path: Path):
     from workflows.frames import read_frames
     from workflows.tasks import Calibrate, Ingest
@@ -332,6 +333,7 @@ def test_example_spark_step_runs_with_local_spark(tmp_path: Path):
     assert result["metrics"] == {"pixels": 3 * 5 * 5}
 
 
+@pytest.mark.java
 def test_spark_session_is_stopped_after_success_and_after_failure():
     from pyspark import SparkContext
 

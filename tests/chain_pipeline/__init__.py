@@ -1,7 +1,8 @@
 """A five-step ETL chain for `processing-core run`: extract -> clean -> transform -> load,
 with `report` beside `load`. Each task appends its name to `<work>/calls`; `transform` fails
 until `<work>/fixed` exists (the bug an author fixes before resuming); `nap` tasks sleep
-`nap_seconds` and record when they ran, to see two of them run at once."""
+`nap_seconds` and record when they ran; with `meet_seconds`, `nap_a` and `nap_b` each wait
+(that long at most) until the other has started: they succeed only when they run at once."""
 
 from __future__ import annotations
 
@@ -54,11 +55,24 @@ class Report(Step):
 
 class Nap(TaskBase):
     def run(self) -> None:
+        if self.parameters["meet_seconds"] and self.task_id in ("nap_a", "nap_b"):
+            self.meet_the_other()
         started = time.time()
         time.sleep(self.parameters["nap_seconds"])
         record = {"task": self.task_id, "start": started, "end": time.time()}
         with (Path(self.parameters["work"]) / "naps").open("a") as naps:
             naps.write(json.dumps(record) + "\n")
+
+    def meet_the_other(self) -> None:
+        """A barrier: proof that both ran at once, whatever the machine's speed."""
+        work = Path(self.parameters["work"])
+        (work / f"arrived_{self.task_id}").touch()
+        other = work / ("arrived_nap_b" if self.task_id == "nap_a" else "arrived_nap_a")
+        until = time.monotonic() + self.parameters["meet_seconds"]
+        while not other.exists():
+            if time.monotonic() > until:
+                raise TimeoutError(f"{self.task_id} ran alone: {other.name} never appeared")
+            time.sleep(0.05)
 
     def rollback(self) -> None:
         (Path(self.parameters["work"]) / f"rolled_back_{self.task_id}").touch()
@@ -68,6 +82,7 @@ PARAMETERS = [
     Parameter("work", required=True, description="Folder the steps record their calls in."),
     Parameter("rows", type="integer", default=10, minimum=1),
     Parameter("nap_seconds", type="number", default=0.0, minimum=0),
+    Parameter("meet_seconds", type="number", default=0.0, minimum=0),
 ]
 
 etl = Workflow("raw", "table", "etl", version="1.0.0", parameters=PARAMETERS)
