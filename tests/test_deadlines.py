@@ -10,6 +10,7 @@ import json
 import logging
 import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import (
@@ -123,24 +124,23 @@ def test_an_airflow_without_deadline_alerts_is_named_at_export(base_venv, tmp_pa
     assert installed.returncode == 0, installed.stderr
     (tmp_path / "late_deadlines").mkdir()
     (tmp_path / "late_deadlines" / "__init__.py").write_text(LATE_PACKAGE)
-    exported = subprocess.run(
-        [str(base_venv / "bin" / "processing-core"), "export", "late_deadlines", "--out",
-         str(tmp_path / "dags")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env=clean_env(base_venv, PYTHONPATH=f"{old}:{tmp_path}:{TESTS_DIR}"),
-    )  # fmt: skip
+
+    def export(*path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(base_venv / "bin" / "processing-core"), "export", "late_deadlines", "--out",
+             str(tmp_path / "dags")],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+            env=clean_env(base_venv, PYTHONPATH=":".join(map(str, [*path, tmp_path, TESTS_DIR]))),
+        )  # fmt: skip
+
+    exported = export(old)
     assert exported.returncode == 1, exported.stderr
     assert "Workflow 'a_to_b_deadlines' has a deadline" in exported.stderr
     assert "apache-airflow-task-sdk 1.0.6" in exported.stderr
     assert "Traceback" not in exported.stderr
     assert not (tmp_path / "dags").exists() or not any((tmp_path / "dags").iterdir())
     # Without Airflow here at all, the file is written: the deployment's Airflow runs it.
-    written = subprocess.run(
-        [str(base_venv / "bin" / "processing-core"), "export", "late_deadlines", "--out",
-         str(tmp_path / "dags")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env=clean_env(base_venv, PYTHONPATH=f"{tmp_path}:{TESTS_DIR}"),
-    )  # fmt: skip
+    written = export()
     assert written.returncode == 0, written.stderr
     assert "DeadlineAlert(" in (tmp_path / "dags" / "a_to_b_deadlines_1.0.0.py").read_text()
 

@@ -62,7 +62,7 @@ def materialise(value: Any, once: dict[str, Any] | None = None) -> Any:
         if value.once:
             once[value.target] = built
         return built
-    if isinstance(value, Name):
+    if type(value) is Name:  # a Call is a Name too, handled above
         return resolve(value.target)
     if isinstance(value, list | tuple):
         return [materialise(item, once) for item in value]

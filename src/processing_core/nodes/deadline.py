@@ -8,6 +8,7 @@ CeleryExecutor, not the KubernetesExecutor (its scheduler would raise NotImpleme
 
 from __future__ import annotations
 
+import functools
 import re
 from importlib import metadata
 from typing import Any
@@ -66,11 +67,8 @@ def require_deadline_support(workflow_name: str) -> None:
     older than Airflow 3.1's). Without Airflow here, the deployment's processing-core[airflow]
     brings an Airflow that has it. Reads the installed version only: importing airflow.sdk
     costs a second and a half."""
-    try:
-        installed = metadata.version(_SDK)
-    except metadata.PackageNotFoundError:
-        return
-    if _release(installed) < _SDK_WITH_DEADLINES:
+    installed = _installed_sdk()
+    if installed is not None and _release(installed) < _SDK_WITH_DEADLINES:
         raise ExportError(
             [
                 f"Workflow {workflow_name!r} has a deadline, which Airflow runs as a "
@@ -79,6 +77,15 @@ def require_deadline_support(workflow_name: str) -> None:
                 "(pip install 'processing-core[airflow]') or remove deadline= from the workflow"
             ]
         )
+
+
+@functools.cache
+def _installed_sdk() -> str | None:
+    """The installed Task SDK's version, looked up once per export (it searches sys.path)."""
+    try:
+        return metadata.version(_SDK)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _release(version: str) -> tuple[int, ...]:

@@ -14,26 +14,6 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class Call:
-    """`target(*args, **kwargs)`, where target is `module:attribute[.attribute]`."""
-
-    target: str
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-    # Built once per DAG file (a module constant named after it) and shared by every use,
-    # wherever it appears: an object that is costly to build and never changed by its users.
-    once: bool = False
-
-    @property
-    def module(self) -> str:
-        return self.target.partition(":")[0]
-
-    @property
-    def attribute(self) -> str:
-        return self.target.partition(":")[2]
-
-
-@dataclass(frozen=True)
 class Name:
     """The object `module:attribute[.attribute]` names, used as it is (not called)."""
 
@@ -46,6 +26,17 @@ class Name:
     @property
     def attribute(self) -> str:
         return self.target.partition(":")[2]
+
+
+@dataclass(frozen=True)
+class Call(Name):
+    """`target(*args, **kwargs)`: the object `target` names, called."""
+
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    # Built once per DAG file (a module constant named after it) and shared by every use,
+    # wherever it appears: an object that is costly to build and never changed by its users.
+    once: bool = False
 
 
 @dataclass(frozen=True)
