@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +31,31 @@ def require_postgres() -> None:
     require_service("postgres")
 
 
-def wait_until(what: str, check, timeout: float, explain=lambda: "", every: float = 0.5) -> Any:
+def wait_until(
+    what: str,
+    check: Callable[[], Any],
+    timeout: float,
+    explain: Callable[[], str] = lambda: "",
+    every: float = 0.5,
+    progress: Callable[[], Hashable] | None = None,
+) -> Any:
     """Poll `check()` until it returns something truthy; AssertionError naming `what` and
-    `explain()` (e.g. a log's tail) after `timeout` seconds."""
+    `explain()` (e.g. a log's tail) after `timeout` seconds.
+
+    With `progress` (something that changes while the work goes on, such as a count of
+    events), `timeout` is how long it may stand still instead: a slow or busy machine is not a
+    failure, a stall is."""
+    last = progress() if progress else None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = check()
         if found:
             return found
+        if progress is not None and (current := progress()) != last:
+            last, deadline = current, time.monotonic() + timeout
         time.sleep(every)
-    raise AssertionError(f"{what}: not within {timeout} s\n{explain()}")
+    still = f" with no progress (last: {last!r})" if progress else ""
+    raise AssertionError(f"{what}: not within {timeout} s{still}\n{explain()}")
 
 
 def _postgres(statement: str, *params: Any, database: str = "postgres") -> list[tuple[Any, ...]]:
@@ -192,11 +208,18 @@ class Deployment:
         assert response.ok, f"{method} {path}: {response.status_code} {response.text[:2000]}"
         return response.json()
 
-    def wait_for(self, what: str, check, timeout: float = 180) -> Any:
+    def wait_for(
+        self,
+        what: str,
+        check: Callable[[], Any],
+        timeout: float = 180,
+        progress: Callable[[], Hashable] | None = None,
+    ) -> Any:
         """Poll `check()` until it returns something truthy; fail naming `what`, with the
-        tails of the processes' logs."""
+        tails of the processes' logs (see `wait_until` for `progress`)."""
         return wait_until(what, check, timeout, lambda: "\n".join(
-            f"--- {name}\n{self.log(name)[-2000:]}" for name in self.processes))  # fmt: skip
+            f"--- {name}\n{self.log(name)[-2000:]}" for name in self.processes),
+            progress=progress)  # fmt: skip
 
     def dag_ids(self) -> set[str]:
         return {dag["dag_id"] for dag in self.api("GET", "dags", params={"limit": 100})["dags"]}

@@ -35,6 +35,7 @@ def test_every_benchmark_imports(name):
         ("bench_export.py", ("--no-reference", "--workflows", "2")),
         ("bench_telemetry.py", ("--tasks", "3")),
         ("bench_entrypoint.py", ("--runs", "1")),
+        ("bench_install_safety.py", ("--repeat", "1", "--bomb-mib", "32")),
     ],
 )
 def test_the_quick_benchmarks_run_and_print_a_ratio(name, args):

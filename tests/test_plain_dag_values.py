@@ -133,6 +133,14 @@ def test_the_renderer_refuses_what_is_no_exact_builtin_whatever_validation_misse
         ValueError, match=re.escape("argument 'x'['k'][0]: a test_plain_dag_values.Opaque cannot")
     ):
         plain_data({"k": [Opaque()]}, "argument 'x'")
+    # The path through calls' keywords and lists, as an author would write it.
+    from processing_core.nodes.spec import Call
+
+    inner = Call("m:g", kwargs={"value": Opaque()})
+    with pytest.raises(ValueError, match=re.escape("argument 'x'.env[1].value: a test_plain")):
+        plain_data(Call("m:f", kwargs={"env": [Call("m:g"), inner]}), "argument 'x'")
+    with pytest.raises(ValueError, match=re.escape("argument 'x'['a']: key 1 is not a string")):
+        plain_data({"a": {1: "one"}}, "argument 'x'")
     with pytest.raises(ValueError, match="nested more than 32 levels"):
         deep: list = []
         for _ in range(40):

@@ -73,7 +73,7 @@ class DagSpec:
 MAX_DEPTH = 32
 
 
-def plain_data(value: Any, where: str, _depth: int = 0) -> Any:
+def plain_data(value: Any, where: str) -> Any:
     """`value` as exact built-in types (and Calls), or ValueError naming `where` and the fix.
 
     A DAG file holds literals written by repr(): a `str` subclass with its own `__repr__`,
@@ -82,22 +82,74 @@ def plain_data(value: Any, where: str, _depth: int = 0) -> Any:
     anyway: enums by `.value`, subclasses of str/int/float by the base type, other numbers by
     int()/float(). Anything else is refused.
     """
+    return _plain(value, where, 0)
+
+
+# Where a value sits (`argument 'env_vars'[0].value`): a chain of (parent, style, key), made
+# text only for an error. Formatting it for every value of every task was a fifth of an
+# export's time.
+_Where = str | tuple["_Where", str, Any]
+_AS_IS = (bool, int, str, Name)
+
+
+def _where_text(where: _Where) -> str:
+    parts = []
+    while not isinstance(where, str):
+        where, style, key = where
+        parts.append(f".{key}" if style == "." else f"[{key!r}]")
+    return where + "".join(reversed(parts))
+
+
+def _plain(value: Any, where: _Where, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise ValueError(
+            f"{_where_text(where)}: nested more than {MAX_DEPTH} levels deep; flatten it"
+        )
+    kind = type(value)
+    # Exact built-in types first: nearly every value is one, and the checks below that
+    # follow (enum, numbers' abstract classes) cost far more than a type's identity.
+    if value is None or kind in _AS_IS:
+        return value
+    if kind is dict:
+        return {
+            _plain_key(key, where): _plain(item, (where, "[", key), depth + 1)
+            for key, item in value.items()
+        }
+    if kind is list or kind is tuple:
+        return [_plain(item, (where, "[", i), depth + 1) for i, item in enumerate(value)]
+    if kind is Call:
+        return _plain_call(value, where, depth)
+    return _plain_other(value, where, depth)
+
+
+def _plain_call(call: Call, where: _Where, depth: int) -> Call:
+    return Call(
+        call.target,
+        tuple(_plain(arg, where, depth + 1) for arg in call.args),
+        {
+            _plain_key(key, where): _plain(item, (where, ".", key), depth + 1)
+            for key, item in call.kwargs.items()
+        },
+        once=call.once,
+    )
+
+
+def _plain_other(value: Any, where: _Where, depth: int) -> Any:
+    """What is not an exact built-in type: its plain value, or ValueError."""
     import enum
     import math
     import numbers
     import operator
 
-    if _depth > MAX_DEPTH:
-        raise ValueError(f"{where}: nested more than {MAX_DEPTH} levels deep; flatten it")
     kind = type(value)
-    if value is None or kind in (bool, int, str, Name):
-        return value
     if kind is float:
         if not math.isfinite(value):
-            raise ValueError(f"{where}: {value!r} cannot be written to a DAG file; use a number")
+            raise ValueError(
+                f"{_where_text(where)}: {value!r} cannot be written to a DAG file; use a number"
+            )
         return value
     if isinstance(value, enum.Enum):
-        return plain_data(value.value, where, _depth + 1)
+        return _plain(value.value, where, depth + 1)
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, bool):  # bool cannot be subclassed; here for completeness
@@ -105,38 +157,32 @@ def plain_data(value: Any, where: str, _depth: int = 0) -> Any:
     if isinstance(value, int):
         return int.__int__(value)
     if isinstance(value, float):
-        return plain_data(float.__float__(value), where, _depth + 1)
+        return _plain(float.__float__(value), where, depth + 1)
     if isinstance(value, numbers.Integral):
-        return plain_data(operator.index(value), where, _depth + 1)
+        return _plain(operator.index(value), where, depth + 1)
     if isinstance(value, numbers.Real):
-        return plain_data(float(value), where, _depth + 1)
+        return _plain(float(value), where, depth + 1)
     if isinstance(value, Call):
-        return Call(
-            value.target,
-            tuple(plain_data(arg, where, _depth + 1) for arg in value.args),
-            {
-                _plain_key(key, where): plain_data(item, f"{where}.{key}", _depth + 1)
-                for key, item in value.kwargs.items()
-            },
-            once=value.once,
-        )
+        return _plain_call(value, where, depth)
     if isinstance(value, list | tuple):
-        return [plain_data(item, f"{where}[{i}]", _depth + 1) for i, item in enumerate(value)]
+        return [_plain(item, (where, "[", i), depth + 1) for i, item in enumerate(value)]
     if isinstance(value, Mapping):
         return {
-            _plain_key(key, where): plain_data(item, f"{where}[{key!r}]", _depth + 1)
+            _plain_key(key, where): _plain(item, (where, "[", key), depth + 1)
             for key, item in value.items()
         }
     raise ValueError(
-        f"{where}: a {kind.__module__}.{kind.__qualname__} cannot be written to a DAG file; "
-        "use str, int, float, bool, None, or lists and dicts of them"
+        f"{_where_text(where)}: a {kind.__module__}.{kind.__qualname__} cannot be written to a "
+        "DAG file; use str, int, float, bool, None, or lists and dicts of them"
     )
 
 
-def _plain_key(key: Any, where: str) -> str:
-    plain = plain_data(key, where)
+def _plain_key(key: Any, where: _Where) -> str:
+    if type(key) is str:
+        return key
+    plain = _plain(key, where, 0)
     if type(plain) is not str:
-        raise ValueError(f"{where}: key {plain!r} is not a string")
+        raise ValueError(f"{_where_text(where)}: key {plain!r} is not a string")
     return plain
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import builtins
 import keyword
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 
 from processing_core.nodes.spec import Call, DagSpec
-from processing_core.render.literal import INDENT, ImportTable, to_source
+from processing_core.render.literal import INDENT, ImportTable, SharedCalls, to_source
 
 _DAG = ("airflow.sdk", "DAG")
 
@@ -19,7 +19,7 @@ def render_dag_file(spec: DagSpec, library_version: str) -> str:
     """Deterministic source of the DAG file for `spec` (same spec, same bytes)."""
     imports = ImportTable()
     dag_name = imports.name_for(*_DAG)
-    shared, constants = _shared_constants(spec, imports)
+    shared, constants_named, constants = _shared_constants(spec, imports)
     common = _common_scalars(spec)
     dag_kwargs = dict(spec.dag_kwargs)
     params = dag_kwargs.pop("params", None)
@@ -38,7 +38,7 @@ def render_dag_file(spec: DagSpec, library_version: str) -> str:
         )
         calls.append((task.task_id, operator, arguments, task.expand_from))
     # Imported and constant names are all known now: a task's variable shadows none of them.
-    reserved = {"dag", *dir(builtins), *imports.local_names(), *shared.values()}
+    reserved = {"dag", *dir(builtins), *imports.local_names(), *constants_named}
     variables: dict[str, str] = {}
     body: list[str] = []
     for task_id, operator, arguments, expand_from in calls:
@@ -89,52 +89,61 @@ def _params_lines(params: Mapping[str, Any], imports: ImportTable) -> str:
     return f"\n{PARAMS_COMMENT}dag.params = {to_source(params, imports, 0)}\n"
 
 
-def _shared_constants(spec: DagSpec, imports: ImportTable) -> tuple[dict[str, str], str]:
+def _shared_constants(spec: DagSpec, imports: ImportTable) -> tuple[SharedCalls, set[str], str]:
     """Constructor calls that two or more tasks pass alike, as module constants, after the
-    calls marked `once` (wherever they appear), each built first and once.
+    calls marked `once` (wherever they appear), each built first and once. Returns the
+    constants, their names and their lines.
 
     Building a Kubernetes model costs tens of microseconds and the scheduler parses DAG
     files again and again: build each shared one once, as a hand-written file would.
     """
-    shared: dict[str, str] = {}
+    shared = SharedCalls(imports)
+    names: set[str] = set()
     lines = []
     for call in _once_calls([task.kwargs for task in spec.tasks]):
-        source = to_source(call, imports)
-        if source not in shared:
-            shared[source] = name = call.attribute.rpartition(".")[2].upper()
-            lines.append(f"{name} = {source}\n")
-    once = dict(shared)  # what a shared constant's own source may name
-    counts: Counter[str] = Counter()
-    first_seen: dict[str, tuple[str, Call]] = {}
+        if shared.name_of(call) is None:
+            name = call.attribute.rpartition(".")[2].upper()
+            shared.add(call, name)
+            names.add(name)
+            lines.append(f"{name} = {to_source(call, imports)}\n")
+    once = shared.copy()  # what a shared constant's own source may name
+    counts: Counter[Hashable] = Counter()
+    first_seen: dict[Hashable, tuple[str, Call]] = {}
     for task in spec.tasks:
         for key, call in _calls_of(task.kwargs):
-            source = to_source(call, imports)
-            counts[source] += 1
-            first_seen.setdefault(source, (key, call))
+            identity = shared.key(call)
+            counts[identity] += 1
+            first_seen.setdefault(identity, (key, call))
     numbers: Counter[str] = Counter()
-    for source, (key, call) in first_seen.items():
-        if counts[source] < 2:
+    for identity, (key, call) in first_seen.items():
+        if counts[identity] < 2:
             continue
         numbers[key] += 1
         name = f"{key.upper()}_{numbers[key]}"
-        shared[source] = name
+        shared.add(call, name)
+        names.add(name)
         lines.append(f"{name} = {to_source(call, imports, 0, once)}\n")
-    return shared, ("".join(lines) + "\n") if lines else ""
+    return shared, names, ("".join(lines) + "\n") if lines else ""
 
 
-def _once_calls(value: Any) -> Iterator[Call]:
-    """Every call marked `once` in `value`, at any depth, in order."""
-    if isinstance(value, Call):
+def _once_calls(value: Any, found: list[Call] | None = None) -> list[Call]:
+    """Every call marked `once` in `value` (plain data: exact types), at any depth, in order."""
+    found = [] if found is None else found
+    kind = type(value)
+    if kind is Call:
         if value.once:
-            yield value
-        for item in (*value.args, *value.kwargs.values()):
-            yield from _once_calls(item)
-    elif isinstance(value, list | tuple):
+            found.append(value)
+        for item in value.args:
+            _once_calls(item, found)
+        for item in value.kwargs.values():
+            _once_calls(item, found)
+    elif kind is list or kind is tuple:
         for item in value:
-            yield from _once_calls(item)
-    elif isinstance(value, Mapping):
+            _once_calls(item, found)
+    elif kind is dict:
         for item in value.values():
-            yield from _once_calls(item)
+            _once_calls(item, found)
+    return found
 
 
 def _common_scalars(spec: DagSpec) -> dict[str, Any]:

@@ -9,7 +9,7 @@ exact built-in types are written (a subclass's repr() is its author's code, not 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Hashable
 from typing import Any
 
 from processing_core.nodes.spec import MAX_DEPTH, Call, Name
@@ -49,16 +49,79 @@ class ImportTable:
         ]
 
 
-def to_source(
-    value: Any, imports: ImportTable, depth: int = 0, shared: Mapping[str, str] | None = None
-) -> str:
-    """Source text of `value`; nested containers wrap across lines when long.
+class SharedCalls:
+    """Names of module constants for constructor calls, so that an object many tasks use is
+    built once per file; a call written elsewhere is replaced by the constant of an equal one.
 
-    `shared` maps the source of a constructor call to the name of a module constant holding
-    it, so that an object many tasks use is built once per file.
+    Calls are matched by a key that is equal exactly when their source text is (so a file
+    reads as if each call's source were compared), computed once per call object: a file's
+    calls are looked up again at every level of nesting, and rendering each one to compare
+    it made export quadratic in the depth of a pod's specification.
     """
-    if shared and isinstance(value, Call):
-        name = shared.get(to_source(value, imports))
+
+    def __init__(self, imports: ImportTable) -> None:
+        self._imports = imports
+        self._names: dict[Hashable, str] = {}
+        # id(call) -> (call, key); the call is kept so that its id is not reused.
+        self._keys: dict[int, tuple[Call, Hashable]] = {}
+        self._bound: set[str] = set()  # targets whose import is bound already
+
+    def __bool__(self) -> bool:
+        return bool(self._names)
+
+    def key(self, value: Any) -> Hashable:
+        """Equal for two values exactly when their source text is equal. Visits calls and
+        names in the order `to_source` writes them, binding their imports in that order (a
+        clashing name's alias depends on it)."""
+        kind = type(value)
+        if kind is str:  # the most common; every other key is a tuple
+            return value
+        if kind is Call:
+            known = self._keys.get(id(value))
+            if known is None:
+                self._bind(value)
+                key = (
+                    "(",
+                    value.target,
+                    tuple([self.key(arg) for arg in value.args]),
+                    tuple([(name, self.key(item)) for name, item in value.kwargs.items()]),
+                )
+                known = self._keys[id(value)] = (value, key)
+            return known[1]
+        if kind is dict:
+            return ("{", *[(name, self.key(item)) for name, item in value.items()])
+        if kind is list or kind is tuple:  # both are written as a list
+            return ("[", *[self.key(item) for item in value])
+        if kind is Name:
+            self._bind(value)
+            return (".", value.target)
+        return ("#", repr(value))  # a scalar's source (to_source refuses what it cannot write)
+
+    def _bind(self, name: Name) -> None:
+        if name.target not in self._bound:
+            self._bound.add(name.target)
+            self._imports.name_for(name.module, name.attribute)
+
+    def add(self, call: Call, name: str) -> None:
+        self._names[self.key(call)] = name
+
+    def name_of(self, call: Call) -> str | None:
+        return self._names.get(self.key(call)) if self._names else None
+
+    def copy(self) -> SharedCalls:
+        """The names known now, sharing the keys computed so far."""
+        copied = SharedCalls(self._imports)
+        copied._names, copied._keys, copied._bound = dict(self._names), self._keys, self._bound
+        return copied
+
+
+def to_source(
+    value: Any, imports: ImportTable, depth: int = 0, shared: SharedCalls | None = None
+) -> str:
+    """Source text of `value`; nested containers wrap across lines when long. A call that
+    `shared` names is written as its constant's name."""
+    if shared and type(value) is Call:
+        name = shared.name_of(value)
         if name is not None:
             return name
     if depth > MAX_DEPTH + 4:  # plain_data bounds author data; this bounds everything else
