@@ -14,6 +14,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Hashable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,22 @@ def wait_until(
         time.sleep(every)
     still = f" with no progress (last: {last!r})" if progress else ""
     raise AssertionError(f"{what}: not within {timeout} s{still}\n{explain()}")
+
+
+def stop_group(process: subprocess.Popen[Any], grace: float = 60) -> None:
+    """Stop a process started with `start_new_session=True` and its children: SIGTERM, as
+    Kubernetes stops a pod, then SIGKILL after `grace` seconds. Airflow 3.3's dag-processor
+    can miss a SIGTERM for good: its handler raises SystemExit, and when the signal lands
+    while it forks a file processor the exit is raised in logging's at-fork hook, which
+    Python reports ("Exception ignored in: _releaseLock") and drops; the loop goes on."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _postgres(statement: str, *params: Any, database: str = "postgres") -> list[tuple[Any, ...]]:
@@ -144,14 +161,7 @@ class Deployment:
         log.close()  # the child holds its own descriptor
 
     def stop_process(self, name: str) -> None:
-        """SIGTERM, as Kubernetes stops a pod; SIGKILL after 60 s."""
-        process = self.processes.pop(name)
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(self.processes.pop(name))
 
     def _wait_until_healthy(self, names: tuple[str, ...]) -> None:
         components = {"scheduler", "dag_processor", "triggerer"} & {

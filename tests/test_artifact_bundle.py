@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from artifactory import Repository
 from conftest import VENV_BIN, airflow_env, run_cli
-from deployment import wait_until
+from deployment import stop_group, wait_until
 from ports import HeldPort
 
 from processing_core.release.index import RepositoryIndex
@@ -87,7 +87,8 @@ def test_published_versions_come_and_go_in_a_running_dag_processor(tmp_path, mon
     log = tmp_path / "dag-processor.log"
     with log.open("wb") as sink:
         processor = subprocess.Popen([str(VENV_BIN / "airflow"), "dag-processor"], env=env,
-                                     stdout=sink, stderr=subprocess.STDOUT)  # fmt: skip
+                                     stdout=sink, stderr=subprocess.STDOUT,
+                                     start_new_session=True)  # fmt: skip
     try:
         wait_for("1.0.0 listed", lambda: listed(home) == of("1.0.0"), log)
         publish(tmp_path, repository, "1.1.0")
@@ -152,8 +153,7 @@ def test_published_versions_come_and_go_in_a_running_dag_processor(tmp_path, mon
         assert text.count(f"Bundle {BUNDLE}: cannot read") == 1
         assert TOKEN not in text
     finally:
-        processor.terminate()
-        processor.wait(timeout=60)
+        stop_group(processor)
         repository.close()
 
 

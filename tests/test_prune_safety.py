@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 from conftest import VENV_BIN, airflow, airflow_env, run_cli
+from deployment import stop_group
 from ports import HeldPort
 
 pytestmark = pytest.mark.slow
@@ -48,7 +49,7 @@ def api_server(deployment):
     log = (deployment["root"] / "api-server.log").open("wb")
     server = subprocess.Popen(
         [str(VENV_BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -64,8 +65,7 @@ def api_server(deployment):
                 time.sleep(0.5)
         yield url
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_group(server)
         log.close()
         held.release()
 

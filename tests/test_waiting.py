@@ -1,12 +1,16 @@
-"""The suite's wait for long work: it fails when the work stands still, not at a fixed time."""
+"""The suite's own helpers: a wait for long work fails when the work stands still, not at a
+fixed time; a stopped server that ignores SIGTERM is killed, children and all."""
 
 from __future__ import annotations
 
 import itertools
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
-from deployment import wait_until
+from deployment import stop_group, wait_until
 
 
 def test_a_wait_that_keeps_progressing_outlasts_its_timeout():
@@ -28,3 +32,30 @@ def test_a_wait_that_stands_still_fails_naming_what_and_where_it_stopped():
 def test_without_progress_the_timeout_is_fixed():
     with pytest.raises(AssertionError, match=r"^six: not within 0.2 s\n"):
         wait_until("six", lambda: False, timeout=0.2, every=0.05)
+
+
+STUBBORN = """
+import os, signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as a dag-processor that missed it
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_process_that_ignores_sigterm_is_killed_with_its_children_after_the_grace():
+    process = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE,
+                               text=True, start_new_session=True)  # fmt: skip
+    assert process.stdout is not None
+    child = int(process.stdout.readline())
+    stop_group(process, grace=0.5)
+    assert process.returncode == -signal.SIGKILL
+    wait_until("the child gone", lambda: not _alive(child), timeout=10)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
