@@ -185,10 +185,10 @@ def test_the_example_runs_as_pods_and_a_spark_application(
     assert results["ingest"]["outputs"]["frame_size"] == 8
     assert results["calibrate"]["outputs"]["frame_count"] == 4
     assert results["frame_statistics"]["metrics"] == {"pixels": 4 * 8 * 8}
-    # This run's folder (other tests' runs of the example write beside it), named as
-    # workflows/frames.py names it.
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    run_folder = cluster.claim("vbi-processing-data") / "processing" / safe
+    # This run's folder: other tests' runs of the example write beside it.
+    from workflows.frames import run_folder_name
+
+    run_folder = cluster.claim("vbi-processing-data") / "processing" / run_folder_name(run_id)
     manifest = json.loads((run_folder / "manifest.json").read_text())
     assert manifest["statistics"] == results["frame_statistics"]["outputs"]
     assert manifest["quality"] == results["quality_check"]["outputs"]

@@ -34,12 +34,14 @@ def test_without_progress_the_timeout_is_fixed():
         wait_until("six", lambda: False, timeout=0.2, every=0.05)
 
 
+# Lives until it is killed: ignores SIGTERM (as a dag-processor that missed it) and has a
+# child that waits for a signal too.
 STUBBORN = """
-import os, signal, subprocess, sys, time
-signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as a dag-processor that missed it
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+import signal, subprocess, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
 print(child.pid, flush=True)
-time.sleep(120)
+signal.pause()
 """
 
 

@@ -15,12 +15,15 @@ Frame = list[list[float]]
 DATA = Volume.from_claim("data", "vbi-processing-data", "/data")
 
 
+def run_folder_name(run_id: str) -> str:
+    """The name of a run's folder: Airflow run ids hold ':' and '+'; keep it portable."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+
+
 def run_folder(data_root: str, run_id: str) -> Path:
     """This run's folder under `data_root`; an empty `data_root` is `processing` on the data
     claim in a pod, and a folder of the worker's user where nothing is mounted."""
-    # Airflow run ids hold ':' and '+'; keep the folder name portable.
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    folder = (Path(data_root) if data_root else DATA.folder("processing")) / safe
+    folder = (Path(data_root) if data_root else DATA.folder("processing")) / run_folder_name(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -111,15 +111,23 @@ def _plain(value: Any, where: _Where, depth: int) -> Any:
     if value is None or kind in _AS_IS:
         return value
     if kind is dict:
-        return {
-            _plain_key(key, where): _plain(item, (where, "[", key), depth + 1)
-            for key, item in value.items()
-        }
+        return _plain_mapping(value, where, depth)
     if kind is list or kind is tuple:
-        return [_plain(item, (where, "[", i), depth + 1) for i, item in enumerate(value)]
+        return _plain_sequence(value, where, depth)
     if kind is Call:
         return _plain_call(value, where, depth)
     return _plain_other(value, where, depth)
+
+
+def _plain_mapping(value: Mapping[Any, Any], where: _Where, depth: int) -> dict[str, Any]:
+    return {
+        _plain_key(key, where): _plain(item, (where, "[", key), depth + 1)
+        for key, item in value.items()
+    }
+
+
+def _plain_sequence(value: list[Any] | tuple[Any, ...], where: _Where, depth: int) -> list[Any]:
+    return [_plain(item, (where, "[", i), depth + 1) for i, item in enumerate(value)]
 
 
 def _plain_call(call: Call, where: _Where, depth: int) -> Call:
@@ -165,12 +173,9 @@ def _plain_other(value: Any, where: _Where, depth: int) -> Any:
     if isinstance(value, Call):
         return _plain_call(value, where, depth)
     if isinstance(value, list | tuple):
-        return [_plain(item, (where, "[", i), depth + 1) for i, item in enumerate(value)]
+        return _plain_sequence(value, where, depth)
     if isinstance(value, Mapping):
-        return {
-            _plain_key(key, where): _plain(item, (where, "[", key), depth + 1)
-            for key, item in value.items()
-        }
+        return _plain_mapping(value, where, depth)
     raise ValueError(
         f"{_where_text(where)}: a {kind.__module__}.{kind.__qualname__} cannot be written to a "
         "DAG file; use str, int, float, bool, None, or lists and dicts of them"
